@@ -1,0 +1,243 @@
+use super::*;
+use crate::engine::{HttpAnswer, Outcome, Process, SpecialFile};
+use std::collections::BTreeMap;
+
+fn out(stdout: &str, stderr: &str, code: i64) -> Outcome {
+    Outcome {
+        exit_code: Some(code),
+        stdout: stdout.to_string(),
+        stderr: stderr.to_string(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn exit_codes_and_failures() {
+    assert!(check(&Expect::ExitCode(0), &out("", "", 0)).passed);
+    let r = check(&Expect::ExitCode(0), &out("", "", 1));
+    assert!(!r.passed);
+    assert_eq!(
+        (r.expected.as_str(), r.actual.as_str()),
+        ("exit code 0", "exit code 1")
+    );
+    assert!(check(&Expect::Fails(true), &out("", "", 2)).passed);
+    assert!(!check(&Expect::Fails(true), &out("", "", 0)).passed);
+    assert!(
+        !check(&Expect::ExitCode(0), &Outcome::default()).passed,
+        "no exit code is not 0"
+    );
+}
+
+#[test]
+fn contains_shows_the_matching_line_as_evidence() {
+    let o = out("a\nb Permission denied here\nc", "", 1);
+    let r = check(&Expect::OutputContains("Permission denied".into()), &o);
+    assert!(r.passed);
+    assert_eq!(r.actual, "b Permission denied here");
+    let r = check(&Expect::StdoutContains("nope".into()), &o);
+    assert!(!r.passed);
+    assert_eq!(r.actual, "a | b Permission denied here | c");
+    assert!(!check(&Expect::OutputLacks("denied".into()), &o).passed);
+    assert!(check(&Expect::StderrMatches("^$".into()), &out("", "", 0)).passed);
+    assert!(
+        check(
+            &Expect::StdoutMatches(r"uid=\d+".into()),
+            &out("uid=4242 gid=0", "", 0)
+        )
+        .passed
+    );
+}
+
+#[test]
+fn id_lines_parse_with_names_and_without() {
+    let id = parse_id("I have no name!\nuid=4242 gid=3000 groups=3000,2000\n").unwrap();
+    assert_eq!(
+        id,
+        IdLine {
+            uid: 4242,
+            gid: 3000,
+            groups: vec![3000, 2000]
+        }
+    );
+    let id = parse_id("uid=0(root) gid=0(root) groups=0(root)").unwrap();
+    assert_eq!(
+        id,
+        IdLine {
+            uid: 0,
+            gid: 0,
+            groups: vec![0]
+        }
+    );
+    assert_eq!(
+        parse_id("uid=4242 gid=0").unwrap().groups,
+        Vec::<u32>::new()
+    );
+    assert!(parse_id("no id here").is_none());
+}
+
+#[test]
+fn id_expectation_compares_each_given_field() {
+    let o = out("uid=4242 gid=3000 groups=3000,2000", "", 0);
+    let want = IdExpect {
+        uid: Some(4242),
+        gid: Some(3000),
+        groups: Some(vec![2000, 3000]),
+    };
+    let r = check(&Expect::Id(want), &o);
+    assert!(r.passed, "{r:?}");
+    let r = check(
+        &Expect::Id(IdExpect {
+            uid: Some(0),
+            ..Default::default()
+        }),
+        &o,
+    );
+    assert!(!r.passed);
+    assert_eq!(r.expected, "uid=0");
+    assert_eq!(r.actual, "uid=4242 gid=3000 groups=3000,2000");
+    let r = check(
+        &Expect::Id(IdExpect {
+            groups: Some(vec![3000]),
+            ..Default::default()
+        }),
+        &o,
+    );
+    assert!(!r.passed, "groups must match exactly");
+}
+
+#[test]
+fn http_needs_an_answer_and_says_why_there_was_none() {
+    let mut o = out(
+        "",
+        "nginx: [emerg] bind() to 0.0.0.0:80 failed (13: Permission denied)",
+        1,
+    );
+    o.notes
+        .push("the server exited with code 1 before answering on port 80".into());
+    let want = HttpExpect {
+        status: Some(200),
+        ..Default::default()
+    };
+    let r = check(&Expect::Http(want.clone()), &o);
+    assert!(!r.passed);
+    assert!(r.actual.contains("exited with code 1"), "{}", r.actual);
+    assert!(r.actual.contains("Permission denied"), "{}", r.actual);
+    o.http = Some(HttpAnswer {
+        status: 200,
+        body: "<h1>Welcome to nginx!</h1>".into(),
+    });
+    assert!(check(&Expect::Http(want), &o).passed);
+    let body = HttpExpect {
+        body_contains: Some("Welcome".into()),
+        body_matches: Some("nginx!".into()),
+        ..Default::default()
+    };
+    assert!(check(&Expect::Http(body), &o).passed);
+}
+
+#[test]
+fn numeric_non_root_users() {
+    for yes in ["4242", "1000:0", "1"] {
+        assert!(is_numeric_non_root(yes), "{yes}");
+    }
+    for no in ["", "0", "0:0", "root", "nginx", "00", "1000a", ":1000"] {
+        assert!(!is_numeric_non_root(no), "{no}");
+    }
+}
+
+#[test]
+fn image_user_expectations() {
+    let mut o = Outcome {
+        image_user: Some("4242".into()),
+        ..Default::default()
+    };
+    let want = ImageUserExpect {
+        numeric_non_root: Some(true),
+        equals: Some("4242".into()),
+    };
+    assert!(check(&Expect::ImageUser(want.clone()), &o).passed);
+    o.image_user = Some(String::new());
+    let r = check(&Expect::ImageUser(want.clone()), &o);
+    assert!(!r.passed);
+    assert_eq!(r.actual, "no USER (runs as root)");
+    o.image_user = None;
+    assert!(
+        !check(&Expect::ImageUser(ImageUserExpect::default()), &o).passed,
+        "unread is not a pass"
+    );
+}
+
+#[test]
+fn setuid_root_files_count_only_roots() {
+    let file = |path: &str, mode: u32, uid: u64| SpecialFile {
+        path: path.into(),
+        mode,
+        uid,
+        gid: 0,
+    };
+    let mut o = Outcome {
+        special_files: Some(vec![
+            file("/usr/bin/su", 0o4755, 0),
+            file("/opt/x", 0o4755, 1000),
+        ]),
+        ..Default::default()
+    };
+    let none = FilesExpect {
+        none: true,
+        includes: vec![],
+    };
+    let r = check(&Expect::SetuidRoot(none.clone()), &o);
+    assert!(!r.passed);
+    assert_eq!(r.actual, "1 file(s): /usr/bin/su");
+    let includes = FilesExpect {
+        none: false,
+        includes: vec!["/usr/bin/su".into()],
+    };
+    assert!(check(&Expect::SetuidRoot(includes), &o).passed);
+    o.special_files = Some(vec![file("/opt/x", 0o4755, 1000)]);
+    assert!(check(&Expect::SetuidRoot(none.clone()), &o).passed);
+    o.special_files = None;
+    assert!(
+        !check(&Expect::SetuidRoot(none), &o).passed,
+        "unread is not a pass"
+    );
+}
+
+#[test]
+fn sysctl_values_and_their_explanation() {
+    assert_eq!(sysctl_value("0\n", "x").as_deref(), Some("0"));
+    assert_eq!(
+        sysctl_value("net.a = 1024\nother = 3", "net.a").as_deref(),
+        Some("1024")
+    );
+    assert_eq!(sysctl_value("a\nb\n", "x"), None);
+    let want = SysctlExpect {
+        name: "net.ipv4.ip_unprivileged_port_start".into(),
+        one_of: vec!["0".into(), "1024".into()],
+        explain: BTreeMap::from([("0".to_string(), "any user may bind any port".to_string())]),
+    };
+    let r = check(&Expect::Sysctl(want.clone()), &out("0\n", "", 0));
+    assert!(r.passed);
+    assert_eq!(r.note.as_deref(), Some("any user may bind any port"));
+    assert!(!check(&Expect::Sysctl(want), &out("80\n", "", 0)).passed);
+}
+
+#[test]
+fn root_processes_are_named() {
+    let p = |uid: &str, cmd: &str| Process {
+        uid: uid.into(),
+        pid: "1".into(),
+        command: cmd.into(),
+    };
+    let mut o = Outcome {
+        processes: Some(vec![p("4242", "nginx"), p("0", "sh")]),
+        ..Default::default()
+    };
+    let r = check(&Expect::NoRootProcesses(true), &o);
+    assert!(!r.passed);
+    assert_eq!(r.actual, "as root: sh (pid 1)");
+    o.processes = Some(vec![p("4242", "nginx")]);
+    assert!(check(&Expect::NoRootProcesses(true), &o).passed);
+    o.processes = None;
+    assert!(!check(&Expect::NoRootProcesses(true), &o).passed);
+}

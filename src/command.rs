@@ -1,0 +1,141 @@
+//! The docker CLI command a learner would type for a step, shown beside each step so
+//! the lab teaches the tool and not only itself.
+
+use crate::engine::Request;
+
+/// Quotes a word for a POSIX shell only when it needs it.
+pub fn quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+fn join(words: &[String]) -> String {
+    words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+}
+
+pub fn docker_equivalent(request: &Request) -> String {
+    match request {
+        Request::Run(spec) | Request::Serve(spec) => {
+            let serve = matches!(request, Request::Serve(_));
+            let mut words: Vec<String> = vec!["docker".into(), "run".into(), "--rm".into()];
+            if serve {
+                words.push("-d".into());
+                words.push("--name".into());
+                words.push("lab-server".into());
+            }
+            if let Some(h) = &spec.hostname {
+                words.extend(["--hostname".into(), h.clone()]);
+            }
+            if let Some(u) = &spec.user {
+                words.extend(["--user".into(), u.clone()]);
+            }
+            for b in &spec.binds {
+                words.extend(["-v".into(), b.clone()]);
+            }
+            for e in &spec.env {
+                words.extend(["-e".into(), e.clone()]);
+            }
+            for (k, v) in &spec.sysctls {
+                words.extend(["--sysctl".into(), format!("{k}={v}")]);
+            }
+            for c in &spec.cap_drop {
+                words.push(format!("--cap-drop={c}"));
+            }
+            for c in &spec.cap_add {
+                words.push(format!("--cap-add={c}"));
+            }
+            for s in &spec.security_opt {
+                words.extend(["--security-opt".into(), s.clone()]);
+            }
+            if let Some(w) = &spec.workdir {
+                words.extend(["-w".into(), w.clone()]);
+            }
+            if let Some(p) = spec.port {
+                words.extend(["-p".into(), format!("8000:{p}")]);
+            }
+            if let Some(ep) = &spec.entrypoint {
+                words.extend([
+                    "--entrypoint".into(),
+                    ep.first().cloned().unwrap_or_default(),
+                ]);
+            }
+            words.push(spec.image.clone());
+            if let Some(ep) = &spec.entrypoint {
+                words.extend(ep.iter().skip(1).cloned());
+            }
+            words.extend(spec.cmd.iter().cloned());
+            let mut text = join(&words);
+            if serve {
+                text.push_str(&format!(" && curl -s http://localhost:8000{}", spec.path));
+                for e in &spec.exec {
+                    text.push_str(&format!(" && docker exec lab-server {}", join(e)));
+                }
+                text.push_str(
+                    " && docker top lab-server -o uid,pid,comm && docker rm -f lab-server",
+                );
+            }
+            text
+        }
+        Request::Build {
+            dockerfile,
+            tag,
+            args,
+            ..
+        } => {
+            let mut words: Vec<String> = vec![
+                "docker".into(),
+                "build".into(),
+                "-f".into(),
+                format!("dockerfiles/{dockerfile}"),
+            ];
+            for (k, v) in args {
+                words.extend(["--build-arg".into(), format!("{k}={v}")]);
+            }
+            words.extend(["-t".into(), tag.clone(), "dockerfiles".into()]);
+            join(&words)
+        }
+        Request::InspectImage { image, files } => {
+            let mut text = format!(
+                "docker image inspect --format '{{{{.Config.User}}}}' {}",
+                quote(image)
+            );
+            if *files {
+                text.push_str(&format!(
+                    " && docker run --rm --user 0 --entrypoint find {} / -xdev -perm /6000 -type f",
+                    quote(image)
+                ));
+            }
+            text
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lesson::model::ContainerSpec;
+
+    #[test]
+    fn run_commands_read_like_the_cli() {
+        let mut spec = ContainerSpec::new("ubuntu:24.04", &["sh", "-c", "id; ls /host"]);
+        spec.user = Some("4242".into());
+        spec.binds = vec!["/:/host:ro".into()];
+        assert_eq!(
+            docker_equivalent(&Request::Run(spec)),
+            "docker run --rm --user 4242 -v /:/host:ro ubuntu:24.04 sh -c 'id; ls /host'"
+        );
+    }
+
+    #[test]
+    fn quoting_handles_single_quotes() {
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote(""), "''");
+    }
+}

@@ -1,0 +1,255 @@
+//! `nonroot-lab doctor`: what the lab needs and what this machine has, each problem
+//! with the command a person would type to fix it.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::engine::docker::DockerEngine;
+use crate::engine::{Engine, Request, Scope};
+use crate::images::ImageMap;
+use crate::lesson::model::ContainerSpec;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Info,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub check: String,
+    pub level: Level,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+fn finding(check: &str, level: Level, detail: String, fix: Option<String>) -> Finding {
+    Finding {
+        check: check.to_string(),
+        level,
+        detail,
+        fix,
+    }
+}
+
+pub async fn run(images: &ImageMap, run_id: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let docker = match DockerEngine::connect().await {
+        Ok(d) => d,
+        Err(e) => {
+            out.push(finding(
+                "docker engine",
+                Level::Fail,
+                e.to_string(),
+                Some("sudo systemctl start docker   # or: export DOCKER_HOST=unix:///run/user/$UID/docker.sock".into()),
+            ));
+            out.extend(kubernetes());
+            return out;
+        }
+    };
+    match docker.facts().await {
+        Ok(f) => {
+            out.push(finding(
+                "docker engine",
+                Level::Ok,
+                format!(
+                    "Docker {} at {} (found by {}), API {} (talking {}), storage {}, cgroup v{}",
+                    f.version,
+                    f.host,
+                    f.found_by,
+                    f.api_version,
+                    f.negotiated_api,
+                    f.storage_driver,
+                    f.cgroup_version
+                ),
+                None,
+            ));
+            out.push(finding(
+                "rootless engine",
+                Level::Info,
+                if f.rootless {
+                    "on: the engine itself runs as a normal user, so root in a container is that user on the host".into()
+                } else {
+                    "off: the engine runs as root; root in a container is root on the host, minus capabilities".into()
+                },
+                None,
+            ));
+            out.push(finding(
+                "user-namespace remapping",
+                Level::Info,
+                if f.userns_remap {
+                    "on: uid 0 in containers maps to an unprivileged uid on the host".into()
+                } else {
+                    "off: uid 0 in a container is uid 0 on the host (lesson 07 explains the remap)".into()
+                },
+                (!f.userns_remap).then(|| {
+                    "to turn it on: add {\"userns-remap\": \"default\"} to /etc/docker/daemon.json, then sudo systemctl restart docker".into()
+                }),
+            ));
+        }
+        Err(e) => out.push(finding("docker engine", Level::Fail, e.to_string(), None)),
+    }
+    let mut missing = Vec::new();
+    for (name, reference) in images.iter() {
+        match docker.image_present(reference).await {
+            Ok(true) => out.push(finding(
+                &format!("image {name}"),
+                Level::Ok,
+                format!("{reference} is present"),
+                None,
+            )),
+            Ok(false) => {
+                missing.push(reference.to_string());
+                out.push(finding(
+                    &format!("image {name}"),
+                    Level::Warn,
+                    format!("{reference} is not on this engine; steps using it will pull it"),
+                    Some(format!("docker pull {reference}   # no registry? scripts/offline-images, then --images offline-images.yaml")),
+                ));
+            }
+            Err(e) => out.push(finding(
+                &format!("image {name}"),
+                Level::Fail,
+                e.to_string(),
+                None,
+            )),
+        }
+    }
+    out.push(port_floor(&docker, images, run_id, &missing).await);
+    out.extend(kubernetes());
+    out
+}
+
+/// The value of `net.ipv4.ip_unprivileged_port_start` inside a default container.
+async fn port_floor(
+    docker: &DockerEngine,
+    images: &ImageMap,
+    run_id: &str,
+    missing: &[String],
+) -> Finding {
+    let name = "ip_unprivileged_port_start";
+    let Some(image) = images
+        .resolve("debian")
+        .or_else(|| images.resolve("ubuntu"))
+    else {
+        return finding(
+            name,
+            Level::Warn,
+            "no `debian` or `ubuntu` image in the map to read it with".into(),
+            None,
+        );
+    };
+    if missing.iter().any(|m| m == image) {
+        return finding(
+            name,
+            Level::Warn,
+            format!("not read: {image} is missing"),
+            None,
+        );
+    }
+    let scope = Scope {
+        run_id: run_id.to_string(),
+        lesson: "doctor".into(),
+        step: "port-floor".into(),
+    };
+    let spec = ContainerSpec::new(
+        image,
+        &["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"],
+    );
+    let quiet: crate::engine::OutputSink = Arc::new(|_, _| {});
+    match docker.perform(&Request::Run(spec), &scope, &quiet).await {
+        Ok(o) if o.exit_code == Some(0) => {
+            let v = o.stdout.trim().to_string();
+            let meaning = if v == "0" {
+                "containers let any user bind ports below 1024 (Docker 20.10 and later set this); lesson 02 shows both cases"
+            } else {
+                "only root may bind ports below this in containers, as on a classic Linux host"
+            };
+            finding(
+                name,
+                Level::Info,
+                format!("{v} inside a default container: {meaning}"),
+                None,
+            )
+        }
+        Ok(o) => finding(
+            name,
+            Level::Warn,
+            format!("reading it failed: {}", o.stderr.trim()),
+            None,
+        ),
+        Err(e) => finding(name, Level::Warn, e.to_string(), None),
+    }
+}
+
+/// Whether a Kubernetes context is configured (the cluster itself is checked by the
+/// Kubernetes engine).
+fn kubernetes() -> Vec<Finding> {
+    let path = std::env::var_os("KUBECONFIG")
+        .map(|k| {
+            std::path::PathBuf::from(
+                k.to_string_lossy()
+                    .split(':')
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".kube/config"))
+        });
+    let Some(path) = path.filter(|p| p.is_file()) else {
+        return vec![finding(
+            "kubernetes context",
+            Level::Info,
+            "no kubeconfig (KUBECONFIG or ~/.kube/config): the Kubernetes steps will be skipped"
+                .into(),
+            Some(
+                "minikube start   # or: kind create cluster; any cluster kubectl reaches will do"
+                    .into(),
+            ),
+        )];
+    };
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let context = text
+        .lines()
+        .find_map(|l| l.strip_prefix("current-context:"))
+        .map(|c| c.trim().trim_matches('"').to_string())
+        .filter(|c| !c.is_empty());
+    vec![match context {
+        Some(c) => finding(
+            "kubernetes context",
+            Level::Ok,
+            format!("`{c}` in {}", path.display()),
+            None,
+        ),
+        None => finding(
+            "kubernetes context",
+            Level::Warn,
+            format!("{} has no current-context", path.display()),
+            Some("kubectl config use-context NAME".into()),
+        ),
+    }]
+}
+
+pub fn render_human(findings: &[Finding]) -> String {
+    let mut text = String::new();
+    for f in findings {
+        let word = match f.level {
+            Level::Ok => "ok",
+            Level::Info => "info",
+            Level::Warn => "WARN",
+            Level::Fail => "FAIL",
+        };
+        text.push_str(&format!("{word:<5} {:<26} {}\n", f.check, f.detail));
+        if let Some(fix) = &f.fix {
+            text.push_str(&format!("      {:<26} fix: {fix}\n", ""));
+        }
+    }
+    text
+}

@@ -1,0 +1,979 @@
+//! The Docker engine, through bollard. Every call has a timeout; everything created
+//! carries the lab's labels (see `labels`), and nothing unlabelled is ever removed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use bollard::errors::Error as BollardError;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptionsBuilder, TopOptionsBuilder, WaitContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+
+use super::docker_connect::{self, Endpoint};
+use super::export;
+use super::labels;
+use super::{
+    EngineError, HttpAnswer, Outcome, OutputSink, Process, Request, Scope, SpecialFile, Stream,
+};
+use crate::lesson::model::ContainerSpec;
+
+/// Short calls (inspect, create, remove) must answer within this.
+const CALL: Duration = Duration::from_secs(30);
+/// Pulls and builds stream for longer; the step's own timeout bounds them too.
+const LONG: Duration = Duration::from_secs(900);
+
+pub struct DockerEngine {
+    docker: Docker,
+    pub endpoint: Endpoint,
+}
+
+/// What `doctor` and the status bar show about the engine.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EngineFacts {
+    pub host: String,
+    pub found_by: String,
+    pub version: String,
+    pub api_version: String,
+    pub negotiated_api: String,
+    pub rootless: bool,
+    pub userns_remap: bool,
+    pub security_options: Vec<String>,
+    pub storage_driver: String,
+    pub cgroup_version: String,
+}
+
+impl DockerEngine {
+    /// Connects as the docker CLI would and negotiates the API version.
+    pub async fn connect() -> Result<DockerEngine, EngineError> {
+        let endpoint = docker_connect::endpoint();
+        let unreachable = |reason: String| EngineError::Unreachable {
+            host: endpoint.host.clone(),
+            reason,
+        };
+        let docker =
+            Docker::connect_with_host(&endpoint.host).map_err(|e| unreachable(e.to_string()))?;
+        let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
+            .await
+            .map_err(|_| unreachable("no answer within 10 s".to_string()))?
+            .map_err(|e| unreachable(short(&e)))?;
+        tokio::time::timeout(Duration::from_secs(10), docker.ping())
+            .await
+            .map_err(|_| unreachable("no answer within 10 s".to_string()))?
+            .map_err(|e| unreachable(short(&e)))?;
+        Ok(DockerEngine { docker, endpoint })
+    }
+
+    pub async fn facts(&self) -> Result<EngineFacts, EngineError> {
+        let version = timed("reading the engine version", CALL, self.docker.version()).await?;
+        let info = timed("reading the engine info", CALL, self.docker.info()).await?;
+        let security_options = info.security_options.clone().unwrap_or_default();
+        Ok(EngineFacts {
+            host: self.endpoint.host.clone(),
+            found_by: self.endpoint.source.clone(),
+            version: version.version.unwrap_or_default(),
+            api_version: version.api_version.unwrap_or_default(),
+            negotiated_api: self.docker.client_version().to_string(),
+            rootless: security_options.iter().any(|o| o.contains("name=rootless")),
+            userns_remap: security_options.iter().any(|o| o.contains("name=userns")),
+            security_options,
+            storage_driver: info.driver.unwrap_or_default(),
+            cgroup_version: info
+                .cgroup_version
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+        })
+    }
+
+    pub async fn image_present(&self, reference: &str) -> Result<bool, EngineError> {
+        match tokio::time::timeout(CALL, self.docker.inspect_image(reference)).await {
+            Err(_) => Err(timeout("inspecting an image", CALL)),
+            Ok(Ok(_)) => Ok(true),
+            Ok(Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            })) => Ok(false),
+            Ok(Err(e)) => Err(classify("inspecting an image", e)),
+        }
+    }
+
+    /// The image's `Config.User`, `""` when it sets none.
+    pub async fn image_user(&self, reference: &str) -> Result<String, EngineError> {
+        let image = timed(
+            "inspecting an image",
+            CALL,
+            self.docker.inspect_image(reference),
+        )
+        .await?;
+        Ok(image.config.and_then(|c| c.user).unwrap_or_default())
+    }
+
+    /// Makes sure an image is here, pulling it (with progress) when it is not.
+    pub async fn ensure_image(&self, reference: &str, out: &OutputSink) -> Result<(), EngineError> {
+        if self.image_present(reference).await? {
+            return Ok(());
+        }
+        out(Stream::Progress, &format!("pulling {reference}"));
+        let (name, tag) = split_reference(reference);
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(name)
+            .tag(tag)
+            .build();
+        let mut pull = self.docker.create_image(Some(options), None, None);
+        let deadline = Instant::now() + LONG;
+        loop {
+            let next = tokio::time::timeout_at(deadline.into(), pull.next())
+                .await
+                .map_err(|_| timeout(&format!("pulling {reference}"), LONG))?;
+            match next {
+                None => break,
+                Some(Ok(info)) => {
+                    if let Some(status) = info.status {
+                        let id = info.id.unwrap_or_default();
+                        out(Stream::Progress, format!("{id} {status}").trim());
+                    }
+                }
+                Some(Err(e)) => {
+                    return Err(EngineError::ImageUnavailable {
+                        image: reference.to_string(),
+                        reason: short(&e),
+                    })
+                }
+            }
+        }
+        if self.image_present(reference).await? {
+            Ok(())
+        } else {
+            Err(EngineError::ImageUnavailable {
+                image: reference.to_string(),
+                reason: "the pull ended without the image".to_string(),
+            })
+        }
+    }
+
+    async fn create(
+        &self,
+        spec: &ContainerSpec,
+        scope: &Scope,
+        published: Option<u16>,
+    ) -> Result<String, EngineError> {
+        let mut host_config = HostConfig {
+            binds: non_empty(spec.binds.clone()),
+            sysctls: (!spec.sysctls.is_empty()).then(|| spec.sysctls.clone().into_iter().collect()),
+            cap_drop: non_empty(spec.cap_drop.clone()),
+            cap_add: non_empty(spec.cap_add.clone()),
+            security_opt: non_empty(spec.security_opt.clone()),
+            ..Default::default()
+        };
+        let mut exposed = None;
+        if let Some(port) = published {
+            let key = format!("{port}/tcp");
+            let host_ip = if self.endpoint.host.starts_with("unix://") {
+                "127.0.0.1"
+            } else {
+                "0.0.0.0"
+            };
+            host_config.port_bindings = Some(HashMap::from([(
+                key.clone(),
+                Some(vec![PortBinding {
+                    host_ip: Some(host_ip.to_string()),
+                    host_port: Some(String::new()),
+                }]),
+            )]));
+            exposed = Some(vec![key]);
+        }
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: non_empty(spec.cmd.clone()),
+            entrypoint: spec.entrypoint.clone(),
+            user: spec.user.clone(),
+            env: non_empty(spec.env.clone()),
+            working_dir: spec.workdir.clone(),
+            hostname: spec.hostname.clone(),
+            labels: Some(labels::for_scope(&scope.run_id, &scope.lesson, &scope.step)),
+            exposed_ports: exposed,
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let name = container_name(scope);
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        let created = timed(
+            "creating a container",
+            CALL,
+            self.docker.create_container(Some(options), body),
+        )
+        .await?;
+        Ok(created.id)
+    }
+
+    async fn remove_container(&self, id: &str) -> Result<(), EngineError> {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        match tokio::time::timeout(CALL, self.docker.remove_container(id, Some(options))).await {
+            Err(_) => Err(timeout("removing a container", CALL)),
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            })) => Ok(()),
+            // 409: removal already in progress.
+            Ok(Err(BollardError::DockerResponseServerError {
+                status_code: 409, ..
+            })) => Ok(()),
+            Ok(Err(e)) => Err(classify("removing a container", e)),
+        }
+    }
+
+    /// Runs a container to its end, streaming its output.
+    async fn run(
+        &self,
+        spec: &ContainerSpec,
+        scope: &Scope,
+        out: &OutputSink,
+    ) -> Result<Outcome, EngineError> {
+        self.ensure_image(&spec.image, out).await?;
+        let id = self.create(spec, scope, None).await?;
+        let result = self.run_created(&id, out).await;
+        let removed = self.remove_container(&id).await;
+        let outcome = result?;
+        removed?;
+        Ok(outcome)
+    }
+
+    async fn run_created(&self, id: &str, out: &OutputSink) -> Result<Outcome, EngineError> {
+        timed(
+            "starting a container",
+            CALL,
+            self.docker.start_container(id, None),
+        )
+        .await?;
+        let mut outcome = Outcome::default();
+        self.follow_logs(id, true, out, &mut outcome).await?;
+        let options = WaitContainerOptionsBuilder::default()
+            .condition("not-running")
+            .build();
+        let mut wait = self.docker.wait_container(id, Some(options));
+        let code = match tokio::time::timeout(CALL, wait.next()).await {
+            Err(_) => return Err(timeout("waiting for a container", CALL)),
+            Ok(Some(Ok(r))) => r.status_code,
+            // bollard reports a non-zero exit as an error; for a step it is an outcome.
+            Ok(Some(Err(BollardError::DockerContainerWaitError { code, .. }))) => code,
+            Ok(Some(Err(e))) => return Err(classify("waiting for a container", e)),
+            Ok(None) => return Err(lost("waiting for a container", "the wait stream ended")),
+        };
+        outcome.exit_code = Some(code);
+        Ok(outcome)
+    }
+
+    /// Reads a container's logs into the outcome; with `follow`, until it exits.
+    async fn follow_logs(
+        &self,
+        id: &str,
+        follow: bool,
+        out: &OutputSink,
+        outcome: &mut Outcome,
+    ) -> Result<(), EngineError> {
+        let options = LogsOptionsBuilder::default()
+            .follow(follow)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let mut logs = self.docker.logs(id, Some(options));
+        while let Some(item) = logs.next().await {
+            match item {
+                Ok(bollard::container::LogOutput::StdErr { message }) => {
+                    push(&mut outcome.stderr, Stream::Stderr, &message, out)
+                }
+                Ok(output) => push(
+                    &mut outcome.stdout,
+                    Stream::Stdout,
+                    &output.into_bytes(),
+                    out,
+                ),
+                Err(e) => return Err(classify("reading container output", e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a server, waits for its first HTTP answer, then execs and lists processes.
+    async fn serve(
+        &self,
+        spec: &ContainerSpec,
+        scope: &Scope,
+        out: &OutputSink,
+    ) -> Result<Outcome, EngineError> {
+        let port = spec.port.unwrap_or(80);
+        self.ensure_image(&spec.image, out).await?;
+        let id = self.create(spec, scope, Some(port)).await?;
+        let result = self.serve_created(&id, spec, port, out).await;
+        let removed = self.remove_container(&id).await;
+        let outcome = result?;
+        removed?;
+        Ok(outcome)
+    }
+
+    async fn serve_created(
+        &self,
+        id: &str,
+        spec: &ContainerSpec,
+        port: u16,
+        out: &OutputSink,
+    ) -> Result<Outcome, EngineError> {
+        timed(
+            "starting a container",
+            CALL,
+            self.docker.start_container(id, None),
+        )
+        .await?;
+        let inspect = timed(
+            "inspecting a container",
+            CALL,
+            self.docker.inspect_container(id, None),
+        )
+        .await?;
+        let host_port = inspect
+            .network_settings
+            .and_then(|n| n.ports)
+            .and_then(|p| p.get(&format!("{port}/tcp")).cloned().flatten())
+            .and_then(|b| b.into_iter().find_map(|b| b.host_port))
+            .and_then(|p| p.parse::<u16>().ok());
+        let mut outcome = Outcome::default();
+        let address = docker_connect::published_host(&self.endpoint.host);
+        let deadline = Instant::now() + Duration::from_secs(spec.ready_timeout);
+        let mut answer: Option<HttpAnswer> = None;
+        let mut exited = None;
+        while Instant::now() < deadline {
+            if let Some(hp) = host_port {
+                if let Ok(a) =
+                    crate::http_probe::get(&address, hp, &spec.path, Duration::from_secs(2)).await
+                {
+                    answer = Some(a);
+                    break;
+                }
+            }
+            let state = timed(
+                "inspecting a container",
+                CALL,
+                self.docker.inspect_container(id, None),
+            )
+            .await?
+            .state;
+            if let Some(state) = state.filter(|s| s.running != Some(true)) {
+                exited = state.exit_code;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        match (&answer, exited) {
+            (Some(a), _) => out(
+                Stream::Progress,
+                &format!(
+                    "HTTP {} from 127.0.0.1:{} (container port {port})",
+                    a.status,
+                    host_port.unwrap_or(0)
+                ),
+            ),
+            (None, Some(code)) => outcome.notes.push(format!(
+                "the server exited with code {code} before answering on port {port}"
+            )),
+            (None, None) => outcome.notes.push(format!(
+                "no HTTP answer on port {port} within {} s",
+                spec.ready_timeout
+            )),
+        }
+        outcome.http = answer;
+        outcome.exit_code = exited;
+        if exited.is_none() {
+            for argv in &spec.exec {
+                let (code, stdout, stderr) = self.exec(id, argv, out).await?;
+                outcome.stdout.push_str(&stdout);
+                outcome.stderr.push_str(&stderr);
+                if code != 0 {
+                    outcome
+                        .notes
+                        .push(format!("`{}` exited with {code}", argv.join(" ")));
+                }
+            }
+            outcome.processes = Some(self.processes(id).await?);
+        }
+        let mut logs = Outcome::default();
+        self.follow_logs(id, false, out, &mut logs).await?;
+        outcome.stdout = logs.stdout + &outcome.stdout;
+        outcome.stderr = logs.stderr + &outcome.stderr;
+        Ok(outcome)
+    }
+
+    /// Runs a command in a running container: exit code, stdout, stderr.
+    pub async fn exec(
+        &self,
+        id: &str,
+        argv: &[String],
+        out: &OutputSink,
+    ) -> Result<(i64, String, String), EngineError> {
+        let config = CreateExecOptions {
+            cmd: Some(argv.to_vec()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let exec = timed(
+            "creating an exec",
+            CALL,
+            self.docker.create_exec(id, config),
+        )
+        .await?;
+        let started = timed(
+            "starting an exec",
+            CALL,
+            self.docker.start_exec(&exec.id, None),
+        )
+        .await?;
+        let mut collected = Outcome::default();
+        if let StartExecResults::Attached { mut output, .. } = started {
+            let read = async {
+                while let Some(item) = output.next().await {
+                    match item {
+                        Ok(bollard::container::LogOutput::StdErr { message }) => {
+                            push(&mut collected.stderr, Stream::Stderr, &message, out)
+                        }
+                        Ok(o) => push(&mut collected.stdout, Stream::Stdout, &o.into_bytes(), out),
+                        Err(e) => return Err(classify("reading exec output", e)),
+                    }
+                }
+                Ok(())
+            };
+            tokio::time::timeout(CALL, read)
+                .await
+                .map_err(|_| timeout("an exec", CALL))??;
+        }
+        let inspect = timed(
+            "inspecting an exec",
+            CALL,
+            self.docker.inspect_exec(&exec.id),
+        )
+        .await?;
+        Ok((
+            inspect.exit_code.unwrap_or(-1),
+            collected.stdout,
+            collected.stderr,
+        ))
+    }
+
+    /// The container's processes with numeric uids, as `docker top` shows them.
+    pub async fn processes(&self, id: &str) -> Result<Vec<Process>, EngineError> {
+        let options = TopOptionsBuilder::default()
+            .ps_args("-o uid,pid,comm")
+            .build();
+        let top = timed(
+            "listing processes",
+            CALL,
+            self.docker.top_processes(id, Some(options)),
+        )
+        .await?;
+        let titles = top.titles.unwrap_or_default();
+        let col = |name: &str| titles.iter().position(|t| t.eq_ignore_ascii_case(name));
+        let (uid, pid, cmd) = (col("UID"), col("PID"), col("COMMAND"));
+        Ok(top
+            .processes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|row| {
+                let get =
+                    |i: Option<usize>| i.and_then(|i| row.get(i).cloned()).unwrap_or_default();
+                Process {
+                    uid: get(uid),
+                    pid: get(pid),
+                    command: get(cmd),
+                }
+            })
+            .collect())
+    }
+
+    async fn build(
+        &self,
+        dockerfile: &str,
+        context: &BTreeMap<String, Vec<u8>>,
+        tag: &str,
+        args: &BTreeMap<String, String>,
+        scope: &Scope,
+        out: &OutputSink,
+    ) -> Result<Outcome, EngineError> {
+        if let Some(base) = args.get("BASE") {
+            self.ensure_image(base, out).await?;
+        }
+        let tar = build_context(context).map_err(|e| EngineError::Refused {
+            what: "packing the build context".to_string(),
+            message: e.to_string(),
+        })?;
+        let labels = labels::packed_for_image(&scope.run_id, &scope.lesson);
+        let buildargs: HashMap<String, String> = args.clone().into_iter().collect();
+        let options = BuildImageOptionsBuilder::default()
+            .dockerfile(dockerfile)
+            .t(tag)
+            .rm(true)
+            .forcerm(true)
+            .buildargs(&buildargs)
+            .labels(&labels)
+            .build();
+        let mut outcome = Outcome::default();
+        let mut stream =
+            self.docker
+                .build_image(options, None, Some(bollard::body_full(tar.into())));
+        let deadline = Instant::now() + LONG;
+        let mut failed = None;
+        loop {
+            let next = tokio::time::timeout_at(deadline.into(), stream.next())
+                .await
+                .map_err(|_| timeout(&format!("building {dockerfile}"), LONG))?;
+            match next {
+                None => break,
+                Some(Ok(info)) => {
+                    if let Some(text) = info.stream {
+                        push(&mut outcome.stdout, Stream::Progress, text.as_bytes(), out);
+                    }
+                    if let Some(detail) = info.error_detail {
+                        let message = detail.message.unwrap_or_default();
+                        push(&mut outcome.stderr, Stream::Stderr, message.as_bytes(), out);
+                        failed = Some(message);
+                    }
+                }
+                Some(Err(BollardError::DockerStreamError { error })) => {
+                    push(&mut outcome.stderr, Stream::Stderr, error.as_bytes(), out);
+                    failed = Some(error);
+                }
+                Some(Err(e)) => return Err(classify(&format!("building {dockerfile}"), e)),
+            }
+        }
+        if failed.is_some() {
+            outcome.exit_code = Some(1);
+        } else {
+            outcome.exit_code = Some(0);
+            outcome.image_user = Some(self.image_user(tag).await?);
+        }
+        Ok(outcome)
+    }
+
+    async fn inspect_image(
+        &self,
+        image: &str,
+        files: bool,
+        scope: &Scope,
+        out: &OutputSink,
+    ) -> Result<Outcome, EngineError> {
+        self.ensure_image(image, out).await?;
+        let mut outcome = Outcome {
+            image_user: Some(self.image_user(image).await?),
+            ..Default::default()
+        };
+        if files {
+            outcome.special_files = Some(self.special_files(image, scope).await?);
+        }
+        Ok(outcome)
+    }
+
+    /// Every setuid/setgid file of an image, read from a created (never started)
+    /// container's exported filesystem.
+    pub async fn special_files(
+        &self,
+        image: &str,
+        scope: &Scope,
+    ) -> Result<Vec<SpecialFile>, EngineError> {
+        let spec = ContainerSpec::new(image, &["true"]);
+        let id = self.create(&spec, scope, None).await?;
+        let result = self.export_special_files(&id).await;
+        let removed = self.remove_container(&id).await;
+        let files = result?;
+        removed?;
+        Ok(files)
+    }
+
+    async fn export_special_files(&self, id: &str) -> Result<Vec<SpecialFile>, EngineError> {
+        let (tx, reader) = export::ChunkReader::channel(8);
+        let parser = tokio::task::spawn_blocking(move || export::special_files(reader));
+        let mut stream = self.docker.export_container(id);
+        let deadline = Instant::now() + LONG;
+        let mut failure = None;
+        loop {
+            let next = match tokio::time::timeout_at(deadline.into(), stream.next()).await {
+                Ok(n) => n,
+                Err(_) => {
+                    failure = Some(timeout("exporting a filesystem", LONG));
+                    break;
+                }
+            };
+            match next {
+                None => break,
+                Some(Ok(chunk)) => {
+                    let tx = tx.clone();
+                    // The parser stops reading on a broken archive; then stop sending.
+                    let sent = tokio::task::spawn_blocking(move || tx.send(chunk).is_ok())
+                        .await
+                        .unwrap_or(false);
+                    if !sent {
+                        break;
+                    }
+                }
+                Some(Err(e)) => {
+                    failure = Some(classify("exporting a filesystem", e));
+                    break;
+                }
+            }
+        }
+        drop(tx);
+        let parsed = parser
+            .await
+            .map_err(|e| lost("reading a filesystem", &e.to_string()))?;
+        if let Some(f) = failure {
+            return Err(f);
+        }
+        parsed.map_err(|e| lost("reading the exported filesystem", &e.to_string()))
+    }
+
+    /// Removes labelled containers matching `filters` (never the kubelet's).
+    pub async fn remove_labelled_containers(
+        &self,
+        filters: &[String],
+        keep: impl Fn(&HashMap<String, String>) -> bool,
+    ) -> Result<Vec<String>, EngineError> {
+        let mut label_filters = vec![labels::LAB.to_string()];
+        label_filters.extend(filters.iter().cloned());
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&HashMap::from([("label".to_string(), label_filters)]))
+            .build();
+        let list = timed(
+            "listing containers",
+            CALL,
+            self.docker.list_containers(Some(options)),
+        )
+        .await?;
+        let mut removed = Vec::new();
+        for c in list {
+            let l = c.labels.clone().unwrap_or_default();
+            if l.contains_key(labels::KUBELET_OWNED) || keep(&l) {
+                continue;
+            }
+            let Some(id) = c.id else { continue };
+            self.remove_container(&id).await?;
+            let name = c
+                .names
+                .and_then(|n| n.first().cloned())
+                .unwrap_or_else(|| id.chars().take(12).collect());
+            removed.push(format!("container {}", name.trim_start_matches('/')));
+        }
+        Ok(removed)
+    }
+
+    pub async fn remove_labelled_images(
+        &self,
+        filters: &[String],
+        keep: impl Fn(&HashMap<String, String>) -> bool,
+    ) -> Result<Vec<String>, EngineError> {
+        // Image labels are packed into one (see `labels::packed_for_image`), so the
+        // filters are applied here rather than by the engine.
+        let options = ListImagesOptionsBuilder::default()
+            .filters(&HashMap::from([(
+                "label".to_string(),
+                vec![labels::LAB.to_string()],
+            )]))
+            .build();
+        let list = timed(
+            "listing images",
+            CALL,
+            self.docker.list_images(Some(options)),
+        )
+        .await?;
+        let mut removed = Vec::new();
+        for image in list {
+            let l = labels::unpack(&image.labels);
+            let selected = filters.iter().all(|f| {
+                f.split_once('=')
+                    .is_some_and(|(k, v)| l.get(k).map(String::as_str) == Some(v))
+            });
+            if !selected || keep(&l) {
+                continue;
+            }
+            let names = if image.repo_tags.is_empty() || image.repo_tags == ["<none>:<none>"] {
+                vec![image.id.clone()]
+            } else {
+                image.repo_tags.clone()
+            };
+            for name in names {
+                let options = RemoveImageOptionsBuilder::default().force(true).build();
+                match tokio::time::timeout(
+                    CALL,
+                    self.docker.remove_image(&name, Some(options), None),
+                )
+                .await
+                {
+                    Err(_) => return Err(timeout("removing an image", CALL)),
+                    Ok(Ok(_)) => removed.push(format!("image {name}")),
+                    Ok(Err(BollardError::DockerResponseServerError {
+                        status_code: 404, ..
+                    })) => {}
+                    // In use by a container of a run still going: leave it.
+                    Ok(Err(BollardError::DockerResponseServerError {
+                        status_code: 409, ..
+                    })) => {}
+                    Ok(Err(e)) => return Err(classify("removing an image", e)),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    pub async fn remove_labelled_volumes_and_networks(
+        &self,
+        keep: impl Fn(&HashMap<String, String>) -> bool,
+    ) -> Result<Vec<String>, EngineError> {
+        let filters = HashMap::from([("label".to_string(), vec![labels::LAB.to_string()])]);
+        let mut removed = Vec::new();
+        let volumes = timed(
+            "listing volumes",
+            CALL,
+            self.docker.list_volumes(Some(
+                ListVolumesOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            )),
+        )
+        .await?;
+        for v in volumes.volumes.unwrap_or_default() {
+            if keep(&v.labels) {
+                continue;
+            }
+            if timed(
+                "removing a volume",
+                CALL,
+                self.docker.remove_volume(
+                    &v.name,
+                    None::<bollard::query_parameters::RemoveVolumeOptions>,
+                ),
+            )
+            .await
+            .is_ok()
+            {
+                removed.push(format!("volume {}", v.name));
+            }
+        }
+        let networks = timed(
+            "listing networks",
+            CALL,
+            self.docker.list_networks(Some(
+                ListNetworksOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            )),
+        )
+        .await?;
+        for n in networks {
+            if keep(&n.labels.clone().unwrap_or_default()) {
+                continue;
+            }
+            let name = n.name.unwrap_or_default();
+            if timed(
+                "removing a network",
+                CALL,
+                self.docker.remove_network(&name),
+            )
+            .await
+            .is_ok()
+            {
+                removed.push(format!("network {name}"));
+            }
+        }
+        Ok(removed)
+    }
+}
+
+#[async_trait::async_trait]
+impl super::Engine for DockerEngine {
+    async fn perform(
+        &self,
+        request: &Request,
+        scope: &Scope,
+        out: &OutputSink,
+    ) -> Result<Outcome, EngineError> {
+        match request {
+            Request::Run(spec) => self.run(spec, scope, out).await,
+            Request::Serve(spec) => self.serve(spec, scope, out).await,
+            Request::Build {
+                dockerfile,
+                context,
+                tag,
+                args,
+            } => self.build(dockerfile, context, tag, args, scope, out).await,
+            Request::InspectImage { image, files } => {
+                self.inspect_image(image, *files, scope, out).await
+            }
+        }
+    }
+
+    async fn end_step(&self, scope: &Scope) -> Result<Vec<String>, EngineError> {
+        let filters = [
+            format!("{}={}", labels::RUN, scope.run_id),
+            format!("{}={}", labels::STEP, scope.step),
+        ];
+        self.remove_labelled_containers(&filters, |_| false).await
+    }
+
+    async fn end_lesson(&self, scope: &Scope) -> Result<Vec<String>, EngineError> {
+        let filters = [
+            format!("{}={}", labels::RUN, scope.run_id),
+            format!("{}={}", labels::LESSON, scope.lesson),
+        ];
+        let mut removed = self.remove_labelled_containers(&filters, |_| false).await?;
+        removed.extend(self.remove_labelled_images(&filters, |_| false).await?);
+        Ok(removed)
+    }
+
+    async fn end_run(&self, run_id: &str) -> Result<Vec<String>, EngineError> {
+        let filters = [format!("{}={run_id}", labels::RUN)];
+        let mut removed = self.remove_labelled_containers(&filters, |_| false).await?;
+        removed.extend(self.remove_labelled_images(&filters, |_| false).await?);
+        Ok(removed)
+    }
+}
+
+fn push(into: &mut String, stream: Stream, bytes: &[u8], out: &OutputSink) {
+    let text = String::from_utf8_lossy(bytes);
+    into.push_str(&text);
+    for line in text.lines() {
+        if !line.trim().is_empty() {
+            out(stream, line);
+        }
+    }
+}
+
+fn non_empty(v: Vec<String>) -> Option<Vec<String>> {
+    (!v.is_empty()).then_some(v)
+}
+
+fn container_name(scope: &Scope) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect()
+    };
+    format!(
+        "nonroot-lab-{}-{}-{}",
+        scope.run_id,
+        clean(&scope.lesson),
+        clean(&scope.step)
+    )
+}
+
+/// `repo/name:tag` into name and tag (`latest` when absent); a digest stays in the name.
+fn split_reference(reference: &str) -> (&str, &str) {
+    if reference.contains('@') {
+        return (reference, "");
+    }
+    match reference.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, tag),
+        _ => (reference, "latest"),
+    }
+}
+
+fn build_context(files: &BTreeMap<String, Vec<u8>>) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, name, &bytes[..])?;
+    }
+    builder.into_inner()
+}
+
+async fn timed<T>(
+    what: &str,
+    limit: Duration,
+    fut: impl Future<Output = Result<T, BollardError>>,
+) -> Result<T, EngineError> {
+    match tokio::time::timeout(limit, fut).await {
+        Err(_) => Err(timeout(what, limit)),
+        Ok(r) => r.map_err(|e| classify(what, e)),
+    }
+}
+
+fn timeout(what: &str, limit: Duration) -> EngineError {
+    EngineError::Timeout {
+        what: what.to_string(),
+        secs: limit.as_secs(),
+    }
+}
+
+fn lost(what: &str, reason: &str) -> EngineError {
+    EngineError::Lost {
+        what: what.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// An answer from the engine is a refusal; anything else means the engine is gone.
+fn classify(what: &str, e: BollardError) -> EngineError {
+    match e {
+        BollardError::DockerResponseServerError { message, .. } => EngineError::Refused {
+            what: what.to_string(),
+            message,
+        },
+        other => lost(what, &short(&other)),
+    }
+}
+
+fn short(e: &BollardError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_split_like_the_cli() {
+        assert_eq!(split_reference("ubuntu:24.04"), ("ubuntu", "24.04"));
+        assert_eq!(split_reference("ubuntu"), ("ubuntu", "latest"));
+        assert_eq!(
+            split_reference("localhost:5000/a/b"),
+            ("localhost:5000/a/b", "latest")
+        );
+        assert_eq!(
+            split_reference("localhost:5000/a/b:1"),
+            ("localhost:5000/a/b", "1")
+        );
+    }
+
+    #[test]
+    fn container_names_are_valid_and_scoped() {
+        let scope = Scope {
+            run_id: "abc".into(),
+            lesson: "why non-root".into(),
+            step: "host/mount".into(),
+        };
+        assert_eq!(
+            container_name(&scope),
+            "nonroot-lab-abc-why-non-root-host-mount"
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! The labels the lab puts on everything it creates, and who owns a labelled object.
+
+use std::collections::HashMap;
+
+/// Present on every object the lab creates; cleanup never touches anything without it.
+pub const LAB: &str = "nonroot-lab";
+pub const RUN: &str = "nonroot-lab.run";
+pub const LESSON: &str = "nonroot-lab.lesson";
+pub const STEP: &str = "nonroot-lab.step";
+/// The pid and host of the process that made the object, so that the next start can
+/// tell a killed run's leftovers from a run still going in another terminal.
+pub const PID: &str = "nonroot-lab.pid";
+pub const HOST: &str = "nonroot-lab.host";
+/// The owner's start time (clock ticks since boot), which tells a reused pid apart.
+pub const STARTED: &str = "nonroot-lab.started";
+/// The kubelet's dockershim marks the containers it owns with this; the Docker side
+/// must leave them to the kubelet even when they carry the lab's label.
+pub const KUBELET_OWNED: &str = "io.kubernetes.docker.type";
+
+/// A fresh id for one run of the lab.
+pub fn new_run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{:x}{:04x}",
+        (nanos / 1_000_000) & 0x00ff_ffff_ffff,
+        std::process::id() & 0xffff
+    )
+}
+
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
+pub fn for_scope(run_id: &str, lesson: &str, step: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (LAB.to_string(), "true".to_string()),
+        (RUN.to_string(), run_id.to_string()),
+        (LESSON.to_string(), lesson.to_string()),
+        (STEP.to_string(), step.to_string()),
+        (PID.to_string(), std::process::id().to_string()),
+        (HOST.to_string(), hostname()),
+        (
+            STARTED.to_string(),
+            start_time(std::process::id()).unwrap_or_default(),
+        ),
+    ])
+}
+
+/// The labels of a built image, packed into the one `nonroot-lab` label: the classic
+/// builder turns every build label into a step of its own (about 1.5 s each here).
+pub fn packed_for_image(run_id: &str, lesson: &str) -> HashMap<String, String> {
+    let mut fields: Vec<(String, String)> = for_scope(run_id, lesson, "")
+        .into_iter()
+        .filter(|(k, _)| k != LAB && k != STEP)
+        .collect();
+    fields.sort();
+    let value = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(";");
+    HashMap::from([(LAB.to_string(), value)])
+}
+
+/// The labels of an object, with a packed `nonroot-lab` value spread out again.
+pub fn unpack(labels: &HashMap<String, String>) -> HashMap<String, String> {
+    let mut out = labels.clone();
+    if let Some(packed) = labels.get(LAB) {
+        for field in packed.split(';') {
+            if let Some((k, v)) = field.split_once('=') {
+                out.entry(k.to_string()).or_insert_with(|| v.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Whether the run that made an object with these labels is still going: its process
+/// lives on this host. Objects from another host are assumed alive (we cannot tell).
+pub fn owner_alive(labels: &HashMap<String, String>) -> bool {
+    let (Some(pid), Some(host)) = (labels.get(PID), labels.get(HOST)) else {
+        return false;
+    };
+    if host != &hostname() {
+        return true;
+    }
+    match pid.parse::<u32>() {
+        Ok(pid) if pid == std::process::id() => true,
+        // A reused pid belongs to a process that started at another time.
+        Ok(pid) => start_time(pid).is_some_and(|t| Some(&t) == labels.get(STARTED)),
+        Err(_) => false,
+    }
+}
+
+/// Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot.
+fn start_time(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; count fields after its closing paren.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_image_labels_unpack_to_the_container_labels() {
+        let packed = packed_for_image("r1", "04-images");
+        assert_eq!(packed.len(), 1);
+        let l = unpack(&packed);
+        assert_eq!(l.get(RUN).map(String::as_str), Some("r1"));
+        assert_eq!(l.get(LESSON).map(String::as_str), Some("04-images"));
+        assert!(owner_alive(&l), "made by this process");
+    }
+
+    #[test]
+    fn own_process_is_alive_and_a_dead_pid_is_not() {
+        let mut labels = for_scope("r", "l", "s");
+        assert!(owner_alive(&labels));
+        labels.insert(PID.to_string(), "4194303".to_string());
+        assert!(!owner_alive(&labels));
+        labels.insert(HOST.to_string(), "some-other-host".to_string());
+        assert!(
+            owner_alive(&labels),
+            "another host's objects are left alone"
+        );
+        labels.remove(PID);
+        assert!(!owner_alive(&labels), "no owner label means a stale object");
+    }
+}

@@ -1,0 +1,135 @@
+//! The narrow interface between the runner and the engines. Checks and reports only
+//! ever see the lab's own types here, never bollard's or kube's.
+
+pub mod docker;
+mod docker_connect;
+mod export;
+pub mod labels;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::lesson::model::ContainerSpec;
+
+/// Which step a piece of engine work belongs to; everything created in it is labelled so.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub run_id: String,
+    pub lesson: String,
+    pub step: String,
+}
+
+/// A step's action with everything resolved: concrete image references, the
+/// Dockerfile's bytes. Engines never read lesson files themselves.
+#[derive(Debug, Clone)]
+pub enum Request {
+    Run(ContainerSpec),
+    Serve(ContainerSpec),
+    Build {
+        dockerfile: String,
+        /// The build context: every file of `dockerfiles/`, by name.
+        context: BTreeMap<String, Vec<u8>>,
+        tag: String,
+        args: BTreeMap<String, String>,
+    },
+    InspectImage {
+        image: String,
+        files: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+    /// Build and pull progress.
+    Progress,
+}
+
+/// Receives output lines as they arrive, so front ends can stream them.
+pub type OutputSink = Arc<dyn Fn(Stream, &str) + Send + Sync>;
+
+/// What an engine observed. Every field is a measurement; absent means not measured.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Outcome {
+    pub exit_code: Option<i64>,
+    pub stdout: String,
+    pub stderr: String,
+    pub http: Option<HttpAnswer>,
+    /// The image's configured user (`Config.User`), `""` when unset.
+    pub image_user: Option<String>,
+    /// Files with the setuid or setgid bit, whoever owns them.
+    pub special_files: Option<Vec<SpecialFile>>,
+    /// Processes of a running container, as the engine's host sees them.
+    pub processes: Option<Vec<Process>>,
+    /// Facts worth telling the learner (e.g. "exited before answering").
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpecialFile {
+    pub path: String,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+}
+
+impl SpecialFile {
+    /// Setuid and owned by root, or setgid and owned by group root: what CBPP-0002 forbids.
+    pub fn is_root_escalation(&self) -> bool {
+        (self.mode & 0o4000 != 0 && self.uid == 0) || (self.mode & 0o2000 != 0 && self.gid == 0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Process {
+    pub uid: String,
+    pub pid: String,
+    pub command: String,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    #[error("no Docker engine answers at {host}: {reason}. Start Docker (systemctl start docker) or set DOCKER_HOST; `nonroot-lab doctor` says more")]
+    Unreachable { host: String, reason: String },
+    #[error("{what} did not finish within {secs} s; what it started was removed")]
+    Timeout { what: String, secs: u64 },
+    #[error("image `{image}` is not on this engine and could not be pulled ({reason}). Without a registry, run scripts/offline-images and pass --images offline-images.yaml, or map the name to an image you have")]
+    ImageUnavailable { image: String, reason: String },
+    #[error("the engine refused {what}: {message}")]
+    Refused { what: String, message: String },
+    #[error("the engine went away during {what}: {reason}")]
+    Lost { what: String, reason: String },
+    #[error("stopped: interrupted")]
+    Cancelled,
+}
+
+/// One container engine or cluster. The runner asks it to do resolved work and clean
+/// up after a step; it never says how.
+#[async_trait::async_trait]
+pub trait Engine: Send + Sync {
+    async fn perform(
+        &self,
+        request: &Request,
+        scope: &Scope,
+        out: &OutputSink,
+    ) -> Result<Outcome, EngineError>;
+
+    /// Removes what a step created that should not outlive it (containers, pods).
+    async fn end_step(&self, scope: &Scope) -> Result<Vec<String>, EngineError>;
+
+    /// Removes what a lesson created for its later steps (built images).
+    async fn end_lesson(&self, scope: &Scope) -> Result<Vec<String>, EngineError>;
+
+    /// Removes everything this run created.
+    async fn end_run(&self, run_id: &str) -> Result<Vec<String>, EngineError>;
+}

@@ -1,0 +1,9 @@
+//! Lessons: the model, where the files come from, and the linter.
+
+pub mod lint;
+pub mod load;
+pub mod locate;
+pub mod model;
+
+pub use load::LabFiles;
+pub use model::{Lesson, Platform};

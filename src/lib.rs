@@ -1,0 +1,19 @@
+//! nonroot-lab as a library: the binary's commands, and what the tests drive directly.
+//!
+//! Data flows one way: lesson files -> model -> runner -> engine outcome -> checks ->
+//! report or screen. Only `engine` knows bollard.
+
+pub mod check;
+pub mod cleanup;
+pub mod cli;
+pub mod command;
+pub mod doctor;
+pub mod engine;
+pub mod http_probe;
+pub mod images;
+pub mod lesson;
+pub mod report;
+pub mod runner;
+pub mod signals;
+pub mod verify;
+pub mod yaml;

@@ -1,0 +1,104 @@
+//! nonroot-lab: a terminal lab that teaches running containers as non-root and proves
+//! every claim live against the learner's engine.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+
+use nonroot_lab::cli::{Cli, Command, DoctorFormat};
+use nonroot_lab::images::ImageMap;
+use nonroot_lab::lesson::LabFiles;
+use nonroot_lab::{cleanup, doctor, engine, lesson, verify};
+
+const USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nonroot-lab: cannot start: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("nonroot-lab: {e:#}");
+            ExitCode::from(USAGE)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<u8> {
+    let images = ImageMap::load(cli.images.as_deref())?;
+    let files = match &cli.lessons {
+        Some(dir) => LabFiles::from_dir(dir)?,
+        None => LabFiles::embedded(),
+    };
+    match cli.command {
+        None => {
+            eprintln!("nonroot-lab: the terminal lab opens here once the TUI lands; for now run `nonroot-lab verify`, `nonroot-lab list` or `nonroot-lab doctor` (see --help)");
+            Ok(USAGE)
+        }
+        Some(Command::Verify(args)) => verify::verify(args, files, images).await,
+        Some(Command::Lint { dir }) => {
+            let files = match dir {
+                Some(d) => LabFiles::from_dir(&d)?,
+                None => files,
+            };
+            let started = std::time::Instant::now();
+            let diagnostics = lesson::lint::lint(&files, &images);
+            for d in &diagnostics {
+                println!("{d}");
+            }
+            let lessons = files.manifests().count();
+            if diagnostics.is_empty() {
+                eprintln!(
+                    "{lessons} lessons, 0 errors ({:.1} ms)",
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+                Ok(0)
+            } else {
+                eprintln!("{lessons} lessons, {} errors", diagnostics.len());
+                Ok(1)
+            }
+        }
+        Some(Command::List) => {
+            for l in files.lessons()? {
+                println!("{}  {}", l.id, l.title);
+                for s in &l.steps {
+                    println!("    {:<11} {:<28} {}", s.platform.name(), s.id, s.title);
+                }
+            }
+            Ok(0)
+        }
+        Some(Command::Doctor { format }) => {
+            let findings = doctor::run(&images, &engine::labels::new_run_id()).await;
+            match format {
+                DoctorFormat::Human => print!("{}", doctor::render_human(&findings)),
+                DoctorFormat::Json => println!("{}", serde_json::to_string_pretty(&findings)?),
+            }
+            let failed = findings.iter().any(|f| f.level == doctor::Level::Fail);
+            Ok(if failed { 1 } else { 0 })
+        }
+        Some(Command::Cleanup { all }) => {
+            let docker = engine::docker::DockerEngine::connect().await?;
+            let mode = if all {
+                cleanup::Sweep::All
+            } else {
+                cleanup::Sweep::Stale
+            };
+            let removed = cleanup::sweep(&docker, mode).await?;
+            for r in &removed {
+                println!("removed {r}");
+            }
+            println!("{} objects removed", removed.len());
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,44 @@
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use super::human::failure_text;
+use crate::runner::{Status, StepReport};
+
+/// One suite per lesson, one case per step; failures carry expected and actual.
+pub fn render(run_id: &str, reports: &[StepReport]) -> String {
+    let mut report = Report::new(format!("nonroot-lab verify {run_id}"));
+    let mut lessons: Vec<&str> = Vec::new();
+    for r in reports {
+        if !lessons.contains(&r.lesson.as_str()) {
+            lessons.push(&r.lesson);
+        }
+    }
+    for lesson in lessons {
+        let mut suite = TestSuite::new(lesson);
+        for r in reports.iter().filter(|r| r.lesson == lesson) {
+            let mut status = match r.status {
+                Status::Passed => TestCaseStatus::success(),
+                Status::Failed => TestCaseStatus::non_success(NonSuccessKind::Failure),
+                Status::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
+                Status::Skipped => TestCaseStatus::skipped(),
+            };
+            if r.status != Status::Passed {
+                let message = r
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| "expectation not met".to_string());
+                status.set_message(message);
+                status.set_description(failure_text(r));
+            }
+            let mut case = TestCase::new(format!("{} ({})", r.step, r.title), status);
+            case.set_classname(format!("{}.{}", lesson, r.platform.name()));
+            case.set_time(Duration::from_millis(r.elapsed_ms as u64));
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
+    }
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- cannot write JUnit: {e} -->"))
+}

@@ -1,0 +1,340 @@
+//! The one runner every front end uses: steps in order within a lesson, lessons in
+//! parallel up to `jobs`, events over a channel, never blocking the caller.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::check::{check, CheckResult};
+use crate::command;
+use crate::engine::{Engine, EngineError, OutputSink, Request, Scope, Stream};
+use crate::images::ImageMap;
+use crate::lesson::model::{Action, Lesson, Platform, Step};
+use crate::lesson::LabFiles;
+
+const STEP_TIMEOUT: u64 = 180;
+const BUILD_TIMEOUT: u64 = 600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Passed,
+    Failed,
+    Skipped,
+    /// The step could not be judged: the engine failed, timed out or was interrupted.
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub lesson: String,
+    pub lesson_title: String,
+    pub step: String,
+    pub title: String,
+    pub platform: Platform,
+    pub status: Status,
+    /// Why a step was skipped or could not be judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub checks: Vec<CheckResult>,
+    pub hint: String,
+    /// What a learner would type to do the same by hand.
+    pub command: String,
+    pub elapsed_ms: u128,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    StepStarted {
+        lesson: String,
+        step: String,
+        title: String,
+        command: String,
+    },
+    Output {
+        lesson: String,
+        step: String,
+        stream: Stream,
+        line: String,
+    },
+    StepFinished(Box<StepReport>),
+}
+
+/// What to run.
+pub struct Plan {
+    pub lessons: Vec<Lesson>,
+    pub files: Arc<LabFiles>,
+    pub images: ImageMap,
+    pub run_id: String,
+    pub only: Option<Platform>,
+    pub jobs: usize,
+}
+
+/// The engines this run can use; a missing one makes its steps report why.
+#[derive(Clone, Default)]
+pub struct Engines {
+    pub docker: Option<Arc<dyn Engine>>,
+    pub docker_missing: Option<String>,
+}
+
+/// Starts the run; the handle yields every step's report once all are done.
+pub fn spawn(
+    plan: Plan,
+    engines: Engines,
+    cancel: CancellationToken,
+    events: UnboundedSender<Event>,
+) -> JoinHandle<Vec<StepReport>> {
+    tokio::spawn(async move {
+        let plan = Arc::new(plan);
+        let permits = Arc::new(tokio::sync::Semaphore::new(plan.jobs.max(1)));
+        let mut tasks = Vec::new();
+        for index in 0..plan.lessons.len() {
+            // Taking the permit before spawning keeps lessons starting in their order.
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let (plan, engines, cancel, events) = (
+                plan.clone(),
+                engines.clone(),
+                cancel.clone(),
+                events.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let _permit = permit;
+                run_lesson(&plan, index, &engines, &cancel, &events).await
+            }));
+        }
+        let mut reports = Vec::new();
+        for task in tasks {
+            match task.await {
+                Ok(r) => reports.extend(r),
+                Err(e) => reports.push(panicked(&e.to_string())),
+            }
+        }
+        reports
+    })
+}
+
+fn panicked(why: &str) -> StepReport {
+    StepReport {
+        lesson: "?".into(),
+        lesson_title: String::new(),
+        step: "?".into(),
+        title: "a lesson task failed".into(),
+        platform: Platform::Docker,
+        status: Status::Error,
+        reason: Some(why.to_string()),
+        checks: Vec::new(),
+        hint: String::new(),
+        command: String::new(),
+        elapsed_ms: 0,
+    }
+}
+
+async fn run_lesson(
+    plan: &Plan,
+    index: usize,
+    engines: &Engines,
+    cancel: &CancellationToken,
+    events: &UnboundedSender<Event>,
+) -> Vec<StepReport> {
+    let lesson = &plan.lessons[index];
+    let mut built: HashMap<String, String> = HashMap::new();
+    let mut reports = Vec::new();
+    let mut used_docker = false;
+    for step in &lesson.steps {
+        if plan.only.is_some_and(|p| p != step.platform) {
+            continue;
+        }
+        let started = Instant::now();
+        let request = resolve(plan, lesson, step, &mut built);
+        let command = step.solution.clone().unwrap_or_else(|| {
+            request
+                .as_ref()
+                .map(command::docker_equivalent)
+                .unwrap_or_default()
+        });
+        let _ = events.send(Event::StepStarted {
+            lesson: lesson.id.clone(),
+            step: step.id.clone(),
+            title: step.title.clone(),
+            command: command.clone(),
+        });
+        let mut report = StepReport {
+            lesson: lesson.id.clone(),
+            lesson_title: lesson.title.clone(),
+            step: step.id.clone(),
+            title: step.title.clone(),
+            platform: step.platform,
+            status: Status::Skipped,
+            reason: None,
+            checks: Vec::new(),
+            hint: step.hint.clone(),
+            command,
+            elapsed_ms: 0,
+        };
+        let engine = match (step.platform, &engines.docker) {
+            (Platform::Kubernetes, _) => Err(
+                "the Kubernetes engine is not part of this build yet; nothing was checked"
+                    .to_string(),
+            ),
+            (Platform::Docker, Some(e)) => Ok(e.clone()),
+            (Platform::Docker, None) => Err(engines
+                .docker_missing
+                .clone()
+                .unwrap_or_else(|| "no Docker engine".into())),
+        };
+        match (engine, request) {
+            (Err(why), _) => report.reason = Some(why),
+            (Ok(_), None) => {
+                report.status = Status::Error;
+                report.reason = Some("the step's action cannot run on this engine".into());
+            }
+            (Ok(_), Some(_)) if cancel.is_cancelled() => {
+                report.reason = Some("interrupted before it started".into());
+            }
+            (Ok(engine), Some(request)) => {
+                used_docker = true;
+                let scope = Scope {
+                    run_id: plan.run_id.clone(),
+                    lesson: lesson.id.clone(),
+                    step: step.id.clone(),
+                };
+                let secs = step.timeout.unwrap_or(match step.action {
+                    Action::Build(_) => BUILD_TIMEOUT,
+                    _ => STEP_TIMEOUT,
+                });
+                let sink = sink(events, &lesson.id, &step.id);
+                let result = tokio::select! {
+                    r = tokio::time::timeout(Duration::from_secs(secs), engine.perform(&request, &scope, &sink)) => {
+                        r.unwrap_or_else(|_| Err(EngineError::Timeout { what: format!("step `{}`", step.id), secs }))
+                    }
+                    _ = cancel.cancelled() => Err(EngineError::Cancelled),
+                };
+                // Whatever happened, the step's containers go now.
+                let _ = engine.end_step(&scope).await;
+                match result {
+                    Ok(outcome) => {
+                        report.checks = step.expect.iter().map(|e| check(e, &outcome)).collect();
+                        report.status = if report.checks.iter().all(|c| c.passed) {
+                            Status::Passed
+                        } else {
+                            Status::Failed
+                        };
+                        if !outcome.notes.is_empty() {
+                            report.reason = Some(outcome.notes.join("; "));
+                        }
+                    }
+                    Err(e) => {
+                        report.status = Status::Error;
+                        report.reason = Some(e.to_string());
+                    }
+                }
+            }
+        }
+        report.elapsed_ms = started.elapsed().as_millis();
+        let _ = events.send(Event::StepFinished(Box::new(report.clone())));
+        reports.push(report);
+    }
+    if used_docker {
+        if let Some(engine) = &engines.docker {
+            let scope = Scope {
+                run_id: plan.run_id.clone(),
+                lesson: lesson.id.clone(),
+                step: String::new(),
+            };
+            let _ = engine.end_lesson(&scope).await;
+        }
+    }
+    reports
+}
+
+fn sink(events: &UnboundedSender<Event>, lesson: &str, step: &str) -> OutputSink {
+    let (events, lesson, step) = (events.clone(), lesson.to_string(), step.to_string());
+    Arc::new(move |stream, line: &str| {
+        let _ = events.send(Event::Output {
+            lesson: lesson.clone(),
+            step: step.clone(),
+            stream,
+            line: line.to_string(),
+        });
+    })
+}
+
+/// The tag a lesson's build gets: unique to the run and lesson, so parallel lessons
+/// and other attendees on the same engine never collide.
+pub fn built_tag(run_id: &str, lesson: &str, tag: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.to_ascii_lowercase()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect()
+    };
+    format!("nonroot-lab/{}-{}:{}", clean(lesson), clean(tag), run_id)
+}
+
+/// Turns a step's action into engine work: logical images to references, Dockerfiles
+/// to bytes. `None` for actions no Docker engine performs.
+pub fn resolve(
+    plan: &Plan,
+    lesson: &Lesson,
+    step: &Step,
+    built: &mut HashMap<String, String>,
+) -> Option<Request> {
+    let image = |name: &str, built: &HashMap<String, String>| -> String {
+        built
+            .get(name)
+            .cloned()
+            .or_else(|| plan.images.resolve(name).map(str::to_string))
+            .unwrap_or_else(|| name.to_string())
+    };
+    match &step.action {
+        Action::Run(spec) | Action::Serve(spec) => {
+            let mut spec = spec.clone();
+            spec.image = image(&spec.image, built);
+            Some(match step.action {
+                Action::Run(_) => Request::Run(spec),
+                _ => Request::Serve(spec),
+            })
+        }
+        Action::Build(b) => {
+            let tag = built_tag(&plan.run_id, &lesson.id, &b.tag);
+            let mut args = b.args.clone();
+            if let Some(base) = &b.base {
+                args.insert("BASE".into(), image(base, built));
+            }
+            built.insert(b.tag.clone(), tag.clone());
+            let context: BTreeMap<String, Vec<u8>> = plan
+                .files
+                .files
+                .iter()
+                .filter_map(|(k, v)| {
+                    k.strip_prefix("dockerfiles/")
+                        .map(|n| (n.to_string(), v.clone()))
+                })
+                .collect();
+            Some(Request::Build {
+                dockerfile: b.dockerfile.clone(),
+                context,
+                tag,
+                args,
+            })
+        }
+        Action::InspectImage(i) => Some(Request::InspectImage {
+            image: image(&i.image, built),
+            files: i.files,
+        }),
+        Action::Apply(_) => None,
+    }
+}

@@ -1,0 +1,176 @@
+//! `nonroot-lab verify`: the headless front end on the runner. Live progress on a
+//! terminal, plain lines in CI logs, then the report in the chosen format.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::cleanup::{self, Sweep};
+use crate::cli::{Format, OnlyPlatform, VerifyArgs};
+use crate::engine::docker::DockerEngine;
+use crate::engine::{labels, Engine};
+use crate::images::ImageMap;
+use crate::lesson::{LabFiles, Lesson, Platform};
+use crate::report::{self, human, Summary};
+use crate::runner::{self, Engines, Event, Plan};
+
+/// Exit codes: 0 all passed, 1 a step failed, 2 usage or configuration, 130 interrupted.
+pub const INTERRUPTED: u8 = 130;
+
+pub async fn verify(args: VerifyArgs, files: LabFiles, images: ImageMap) -> Result<u8> {
+    let lessons = select(files.lessons()?, &args.lesson)?;
+    let only = args.only.map(|o| match o {
+        OnlyPlatform::Docker => Platform::Docker,
+        OnlyPlatform::Kubernetes => Platform::Kubernetes,
+    });
+    let needs_docker = lessons
+        .iter()
+        .flat_map(|l| &l.steps)
+        .any(|s| s.platform == Platform::Docker && only.is_none_or(|p| p == Platform::Docker));
+    let run_id = labels::new_run_id();
+    let mut engines = Engines::default();
+    let mut docker_for_cleanup = None;
+    if needs_docker {
+        let docker = DockerEngine::connect()
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let stale = cleanup::sweep(&docker, Sweep::Stale)
+            .await
+            .unwrap_or_default();
+        if !stale.is_empty() {
+            eprintln!(
+                "removed {} leftovers of an earlier, killed run",
+                stale.len()
+            );
+        }
+        let docker: Arc<DockerEngine> = Arc::new(docker);
+        docker_for_cleanup = Some(docker.clone());
+        engines.docker = Some(docker);
+    }
+    let plan = Plan {
+        lessons,
+        files: Arc::new(files),
+        images,
+        run_id: run_id.clone(),
+        only,
+        jobs: args.jobs as usize,
+    };
+    let cancel = CancellationToken::new();
+    let signals = tokio::spawn(crate::signals::cancel_on_signal(cancel.clone()));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = runner::spawn(plan, engines, cancel.clone(), tx);
+    let live =
+        args.format == Format::Human && args.output.is_none() && std::io::stderr().is_terminal();
+    let progress_to_stdout = args.format == Format::Human && args.output.is_none();
+    show_progress(rx, live, progress_to_stdout).await;
+    let reports = handle.await.context("the runner stopped unexpectedly")?;
+    signals.abort();
+    if let Some(docker) = docker_for_cleanup {
+        let _ = docker.end_run(&run_id).await;
+    }
+    let summary = Summary::of(&reports);
+    let rendered = match args.format {
+        Format::Human => format!("\n{}\n", summary.line()),
+        Format::Json => report::json::render(&run_id, &reports),
+        Format::Junit => report::junit::render(&run_id, &reports),
+    };
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &rendered)
+                .with_context(|| format!("cannot write the report to {}", path.display()))?;
+            eprintln!("{}; report written to {}", summary.line(), path.display());
+        }
+        None => {
+            print!("{rendered}");
+            if args.format != Format::Human {
+                eprintln!("{}", summary.line());
+            }
+        }
+    }
+    if cancel.is_cancelled() {
+        eprintln!("interrupted: everything this run created was removed");
+        return Ok(INTERRUPTED);
+    }
+    Ok(if summary.all_passed() { 0 } else { 1 })
+}
+
+/// Narrows the lessons to those named by id or by number prefix.
+fn select(lessons: Vec<Lesson>, wanted: &[String]) -> Result<Vec<Lesson>> {
+    if wanted.is_empty() {
+        return Ok(lessons);
+    }
+    let known: Vec<String> = lessons.iter().map(|l| l.id.clone()).collect();
+    for w in wanted {
+        if !lessons.iter().any(|l| matches(l, w)) {
+            bail!(
+                "no lesson `{w}`; the lessons are: {} (`nonroot-lab list` shows their steps)",
+                known.join(", ")
+            );
+        }
+    }
+    Ok(lessons
+        .into_iter()
+        .filter(|l| wanted.iter().any(|w| matches(l, w)))
+        .collect())
+}
+
+fn matches(lesson: &Lesson, wanted: &str) -> bool {
+    lesson.id == wanted
+        || lesson.id.split('-').next() == Some(wanted)
+        || lesson.id.trim_start_matches('0').split('-').next() == Some(wanted)
+}
+
+async fn show_progress(mut rx: mpsc::UnboundedReceiver<Event>, live: bool, to_stdout: bool) {
+    let mut running: Vec<(String, Instant)> = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let spinner = ['|', '/', '-', '\\'];
+    let mut frame = 0usize;
+    let print = |text: &str| {
+        if to_stdout {
+            print!("{text}");
+            let _ = std::io::stdout().flush();
+        } else {
+            eprint!("{text}");
+        }
+    };
+    loop {
+        tokio::select! {
+            event = rx.recv() => {
+                let Some(event) = event else { break };
+                match event {
+                    Event::StepStarted { lesson, step, .. } => {
+                        let name = format!("{lesson}/{step}");
+                        if !live {
+                            print(&format!("RUN   {name}\n"));
+                        }
+                        running.push((name, Instant::now()));
+                    }
+                    Event::StepFinished(report) => {
+                        let name = format!("{}/{}", report.lesson, report.step);
+                        running.retain(|(n, _)| n != &name);
+                        if live {
+                            eprint!("\r\x1b[2K");
+                        }
+                        print(&human::step_block(&report));
+                    }
+                    Event::Output { .. } => {}
+                }
+            }
+            _ = tick.tick(), if live => {
+                frame += 1;
+                if let Some((name, since)) = running.first() {
+                    let more = if running.len() > 1 { format!(" (+{} more)", running.len() - 1) } else { String::new() };
+                    eprint!("\r\x1b[2K{} {name} {:.1} s{more}", spinner[frame % 4], since.elapsed().as_secs_f64());
+                    let _ = std::io::stderr().flush();
+                }
+            }
+        }
+    }
+    if live {
+        eprint!("\r\x1b[2K");
+    }
+}

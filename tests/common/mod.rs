@@ -1,0 +1,87 @@
+//! Shared test helpers: the real Docker engine (or a clear skip), the offline image map,
+//! and running the real binary.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use nonroot_lab::engine::docker::DockerEngine;
+use nonroot_lab::images::ImageMap;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The engine, or `None` after printing why the test is skipped. Under `CI=true` a
+/// missing engine is a failure, never a skip.
+pub async fn docker_or_skip() -> Option<DockerEngine> {
+    match DockerEngine::connect().await {
+        Ok(d) => Some(d),
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but no Docker engine: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipped: no Docker engine ({e})");
+            None
+        }
+    }
+}
+
+/// The image map the tests use: `$NONROOT_LAB_IMAGES`, else the repo's
+/// `offline-images.yaml` when scripts/offline-images made it, else the defaults.
+pub fn image_map_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("NONROOT_LAB_IMAGES") {
+        return Some(PathBuf::from(p));
+    }
+    let p = repo().join("offline-images.yaml");
+    p.is_file().then_some(p)
+}
+
+pub fn images() -> ImageMap {
+    ImageMap::load(image_map_path().as_deref()).expect("image map")
+}
+
+pub fn base_image() -> String {
+    images()
+        .resolve("ubuntu")
+        .expect("ubuntu in map")
+        .to_string()
+}
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nonroot-lab"));
+    if let Some(p) = image_map_path() {
+        c.env("NONROOT_LAB_IMAGES", p);
+    }
+    c
+}
+
+pub fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run nonroot-lab")
+}
+
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
+}
+
+/// Containers carrying the lab's label and this marker, as `docker ps -a` sees them.
+pub fn labelled_containers(filter: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            "label=nonroot-lab",
+            "--filter",
+            filter,
+        ])
+        .output()
+        .expect("docker ps");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
