@@ -1,0 +1,251 @@
+//! The real binary: `verify` on every Docker step, its reports, and what it does when
+//! interrupted, killed, left without an engine, or stuck on a hanging step.
+
+mod common;
+use common::*;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn docker_steps() -> usize {
+    let files = nonroot_lab::lesson::LabFiles::embedded();
+    files
+        .lessons()
+        .unwrap()
+        .iter()
+        .flat_map(|l| &l.steps)
+        .filter(|s| s.platform == nonroot_lab::lesson::Platform::Docker)
+        .count()
+}
+
+#[tokio::test]
+async fn verify_passes_every_docker_step_and_reports_json_and_junit() {
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("report.xml");
+    let out = run(&[
+        "verify",
+        "--jobs",
+        "2",
+        "--format",
+        "junit",
+        "--output",
+        junit.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    let xml = std::fs::read_to_string(&junit).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}\n{xml}");
+    let kube_skipped = xml.matches("<skipped").count();
+    assert!(
+        kube_skipped > 0,
+        "kubernetes steps are reported skipped, never passed:\n{xml}"
+    );
+    assert_eq!(
+        xml.matches("<testcase").count() - kube_skipped,
+        docker_steps(),
+        "{xml}"
+    );
+    assert!(
+        stderr.contains(&format!("{} passed, 0 failed", docker_steps())),
+        "{stderr}"
+    );
+    assert!(
+        labelled_containers("label=nonroot-lab.lesson=04-images").is_empty(),
+        "nothing left behind"
+    );
+}
+
+#[tokio::test]
+async fn json_report_of_one_lesson_has_checks_with_expected_and_actual() {
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    let out = run(&[
+        "verify", "--lesson", "02", "--only", "docker", "--format", "json",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(json["summary"]["passed"], 4, "{stdout}");
+    let first = &json["steps"][0];
+    assert_eq!(first["step"], "read-port-floor");
+    assert_eq!(first["status"], "passed");
+    let check = &first["checks"][1];
+    assert_eq!(check["check"], "sysctl");
+    assert!(check["actual"]
+        .as_str()
+        .unwrap()
+        .starts_with("net.ipv4.ip_unprivileged_port_start = "));
+    assert!(
+        check["note"].as_str().is_some(),
+        "the value is explained: {check}"
+    );
+}
+
+#[tokio::test]
+async fn a_hanging_step_times_out_is_removed_and_the_next_step_runs() {
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    let lab = repo().join("tests/fixtures/timeout-lab");
+    let started = Instant::now();
+    let out = run(&["--lessons", lab.to_str().unwrap(), "verify"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the 600 s sleep was cut short"
+    );
+    assert!(stdout.contains("ERROR 01-hangs/hangs"), "{stdout}");
+    assert!(stdout.contains("did not finish within 3 s"), "{stdout}");
+    assert!(stdout.contains("PASS  01-hangs/after"), "{stdout}");
+    assert!(
+        labelled_containers("label=nonroot-lab.lesson=01-hangs").is_empty(),
+        "the hung container is gone"
+    );
+}
+
+fn spawn_slow_lab() -> Child {
+    let lab = repo().join("tests/fixtures/slow-lab");
+    bin()
+        .args(["--lessons", lab.to_str().unwrap(), "verify"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the child's step container exists; returns its filter.
+fn wait_for_container(child: &Child) -> String {
+    let filter = format!("label=nonroot-lab.pid={}", child.id());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if !labelled_containers(&filter).is_empty() {
+            return filter;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the step's container never appeared");
+}
+
+#[tokio::test]
+async fn ctrl_c_mid_step_removes_everything_and_exits_130() {
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    let child = spawn_slow_lab();
+    let filter = wait_for_container(&child);
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{stdout}{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        labelled_containers(&filter).is_empty(),
+        "the step's container was removed"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_mid_step_cleans_up_too() {
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    let child = spawn_slow_lab();
+    let filter = wait_for_container(&child);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out).1);
+    assert!(labelled_containers(&filter).is_empty());
+}
+
+#[tokio::test]
+async fn a_killed_runs_leftovers_go_at_the_next_start() {
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    let mut child = spawn_slow_lab();
+    let filter = wait_for_container(&child);
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    let _ = child.wait();
+    assert!(
+        !labelled_containers(&filter).is_empty(),
+        "SIGKILL leaves the container behind"
+    );
+    // The next start of the lab (any verify) sweeps it.
+    let out = run(&["verify", "--lesson", "03", "--only", "docker"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("leftovers of an earlier, killed run"),
+        "{stderr}"
+    );
+    assert!(labelled_containers(&filter).is_empty(), "leftover removed");
+}
+
+#[test]
+fn no_engine_is_one_line_and_exit_2() {
+    let out = bin()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["verify", "--only", "docker"])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no Docker engine answers at unix:///nonexistent/docker.sock"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn doctor_without_an_engine_names_the_fix() {
+    let out = bin()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["doctor"])
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL  docker engine"), "{stdout}");
+    assert!(
+        stdout.contains("fix: sudo systemctl start docker"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn doctor_reports_engine_images_and_port_floor_as_json() {
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    let out = run(&["doctor", "--format", "json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let checks: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check"].as_str().unwrap())
+        .collect();
+    for want in [
+        "docker engine",
+        "rootless engine",
+        "user-namespace remapping",
+        "image ubuntu",
+        "ip_unprivileged_port_start",
+        "kubernetes context",
+    ] {
+        assert!(checks.contains(&want), "{want} missing: {checks:?}");
+    }
+    let engine = &json[0]["detail"];
+    assert!(engine.as_str().unwrap().contains("API"), "{engine}");
+}
