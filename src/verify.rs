@@ -14,6 +14,7 @@ use crate::cli::{Format, OnlyPlatform, VerifyArgs};
 use crate::engine::docker::DockerEngine;
 use crate::engine::{labels, Engine};
 use crate::images::ImageMap;
+use crate::lesson::model::Action;
 use crate::lesson::{LabFiles, Lesson, Platform};
 use crate::report::{self, human, Summary};
 use crate::runner::{self, Engines, Event, Plan};
@@ -47,6 +48,7 @@ pub async fn verify(args: VerifyArgs, files: LabFiles, images: ImageMap) -> Resu
                 stale.len()
             );
         }
+        preflight_images(&docker, &lessons, &images, only).await?;
         let docker: Arc<DockerEngine> = Arc::new(docker);
         docker_for_cleanup = Some(docker.clone());
         engines.docker = Some(docker);
@@ -96,6 +98,52 @@ pub async fn verify(args: VerifyArgs, files: LabFiles, images: ImageMap) -> Resu
         return Ok(INTERRUPTED);
     }
     Ok(if summary.all_passed() { 0 } else { 1 })
+}
+
+/// Every mapped image the selected Docker steps use must be here or pullable; a map
+/// naming an image that is neither is one configuration error, not a failure per step.
+async fn preflight_images(
+    docker: &DockerEngine,
+    lessons: &[Lesson],
+    images: &ImageMap,
+    only: Option<Platform>,
+) -> Result<()> {
+    let mut needed: Vec<&str> = Vec::new();
+    for lesson in lessons {
+        let built: Vec<&str> = lesson
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::Build(b) => Some(b.tag.as_str()),
+                _ => None,
+            })
+            .collect();
+        for step in lesson.steps.iter().filter(|s| {
+            s.platform == Platform::Docker && only.is_none_or(|p| p == Platform::Docker)
+        }) {
+            let names: Vec<&str> = match &step.action {
+                Action::Run(c) | Action::Serve(c) => vec![c.image.as_str()],
+                Action::Build(b) => b.base.as_deref().into_iter().collect(),
+                Action::InspectImage(i) => vec![i.image.as_str()],
+                Action::Apply(_) => vec![],
+            };
+            for name in names.into_iter().filter(|n| !built.contains(n)) {
+                if let Some(reference) = images.resolve(name) {
+                    if !needed.contains(&reference) {
+                        needed.push(reference);
+                    }
+                }
+            }
+        }
+    }
+    let quiet: crate::engine::OutputSink = Arc::new(|_, line: &str| eprintln!("  {line}"));
+    for reference in needed {
+        docker
+            .ensure_image(reference, &quiet)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
+    }
+    Ok(())
 }
 
 /// Narrows the lessons to those named by id or by number prefix.

@@ -249,3 +249,92 @@ async fn doctor_reports_engine_images_and_port_floor_as_json() {
     let engine = &json[0]["detail"];
     assert!(engine.as_str().unwrap().contains("API"), "{engine}");
 }
+
+#[tokio::test]
+async fn an_image_map_naming_a_missing_image_is_one_configuration_error() {
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("map.yaml");
+    std::fs::write(&map, "ubuntu: nonroot-lab-test/not-here:1\n").unwrap();
+    let out = bin()
+        .args([
+            "--images",
+            map.to_str().unwrap(),
+            "verify",
+            "--lesson",
+            "03",
+            "--only",
+            "docker",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "image `nonroot-lab-test/not-here:1` is not on this engine and could not be pulled"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("scripts/offline-images"), "{stderr}");
+    assert!(!stdout.contains("RUN"), "no step ran: {stdout}");
+}
+
+/// A TCP relay to the local Docker socket that the test can cut, as if the engine
+/// went away in the middle of a step.
+async fn relay_to_docker_socket() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        loop {
+            let Ok((mut tcp, _)) = listener.accept().await else {
+                break;
+            };
+            conns.spawn(async move {
+                if let Ok(mut unix) = tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut tcp, &mut unix).await;
+                }
+            });
+        }
+    });
+    (port, handle)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_engine_going_away_mid_step_is_a_clear_error_not_a_panic() {
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    if !std::path::Path::new("/var/run/docker.sock").exists() {
+        eprintln!("skipped: the engine is not on the local socket, so it cannot be cut");
+        return;
+    }
+    let (port, relay) = relay_to_docker_socket().await;
+    let lab = repo().join("tests/fixtures/slow-lab");
+    let child = bin()
+        .env("DOCKER_HOST", format!("tcp://127.0.0.1:{port}"))
+        .args(["--lessons", lab.to_str().unwrap(), "verify"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let filter = tokio::task::block_in_place(|| wait_for_container(&child));
+    relay.abort(); // every connection to the engine drops now
+    let out = tokio::task::block_in_place(|| child.wait_with_output()).unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("ERROR 01-slow/sleeps"), "{stdout}");
+    assert!(stdout.contains("the engine went away"), "{stdout}");
+    // The engine is back (it never left); the killed connection left the container.
+    let ids = labelled_containers(&filter);
+    let _ = Command::new("docker")
+        .arg("rm")
+        .arg("-f")
+        .args(&ids)
+        .output();
+}
