@@ -18,7 +18,10 @@ fn scope(step: &str) -> Scope {
     }
 }
 
-fn collecting() -> (OutputSink, Arc<Mutex<Vec<(Stream, String)>>>) {
+/// Output lines as a step streamed them.
+type Lines = Arc<Mutex<Vec<(Stream, String)>>>;
+
+fn collecting() -> (OutputSink, Lines) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let l = lines.clone();
     let sink: OutputSink =
