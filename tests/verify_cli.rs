@@ -338,3 +338,60 @@ async fn the_engine_going_away_mid_step_is_a_clear_error_not_a_panic() {
         .args(&ids)
         .output();
 }
+
+fn containers_running(marker: &str) -> usize {
+    let out = Command::new("docker")
+        .args(["ps", "-a", "--no-trunc", "--format", "{{.Command}}"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(marker))
+        .count()
+}
+
+#[tokio::test]
+async fn ctrl_c_mid_build_stops_the_build_and_leaves_nothing() {
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    let lab = repo().join("tests/fixtures/slow-build-lab");
+    let child = bin()
+        .args(["--lessons", lab.to_str().unwrap(), "verify"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The builder's own container for `RUN sleep 37.25` (the builder does not label it).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while containers_running("sleep 37.25") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the build never reached its RUN step"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{stdout}{stderr}");
+    // Dropping the build request makes the engine cancel it and remove its container.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while containers_running("sleep 37.25") > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the build's container outlived the run"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let images = Command::new("docker")
+        .args(["images", "-q", "nonroot-lab/01-slow-build-slow"])
+        .output()
+        .unwrap();
+    assert!(
+        images.stdout.is_empty(),
+        "no image of the interrupted build"
+    );
+}
