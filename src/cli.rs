@@ -58,6 +58,9 @@ pub struct VerifyArgs {
     /// Write the report here instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Also print every output line of every step (builds, containers, probes).
+    #[arg(long, short)]
+    pub verbose: bool,
     /// Lessons run in parallel, each on its own.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub jobs: u16,

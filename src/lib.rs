@@ -7,6 +7,7 @@ pub mod check;
 pub mod cleanup;
 pub mod cli;
 pub mod command;
+pub mod console;
 pub mod doctor;
 pub mod engine;
 pub mod http_probe;

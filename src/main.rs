@@ -9,7 +9,7 @@ use clap::Parser;
 use nonroot_lab::cli::{Cli, Command, DoctorFormat};
 use nonroot_lab::images::ImageMap;
 use nonroot_lab::lesson::LabFiles;
-use nonroot_lab::{cleanup, doctor, engine, lesson, verify};
+use nonroot_lab::{cleanup, console, doctor, engine, lesson, verify};
 
 const USAGE: u8 = 2;
 
@@ -21,14 +21,14 @@ fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("nonroot-lab: cannot start: {e}");
+            console::err(&format!("nonroot-lab: cannot start: {e}\n"));
             return ExitCode::from(USAGE);
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("nonroot-lab: {e:#}");
+            console::err(&format!("nonroot-lab: {e:#}\n"));
             ExitCode::from(USAGE)
         }
     }
@@ -42,7 +42,7 @@ async fn run(cli: Cli) -> Result<u8> {
     };
     match cli.command {
         None => {
-            eprintln!("nonroot-lab: the terminal lab opens here once the TUI lands; for now run `nonroot-lab verify`, `nonroot-lab list` or `nonroot-lab doctor` (see --help)");
+            console::err("nonroot-lab: the terminal lab opens here once the TUI lands; for now run `nonroot-lab verify`, `nonroot-lab list` or `nonroot-lab doctor` (see --help)\n");
             Ok(USAGE)
         }
         Some(Command::Verify(args)) => verify::verify(args, files, images).await,
@@ -54,25 +54,33 @@ async fn run(cli: Cli) -> Result<u8> {
             let started = std::time::Instant::now();
             let diagnostics = lesson::lint::lint(&files, &images);
             for d in &diagnostics {
-                println!("{d}");
+                console::out(&format!("{d}\n"));
             }
             let lessons = files.manifests().count();
             if diagnostics.is_empty() {
-                eprintln!(
-                    "{lessons} lessons, 0 errors ({:.1} ms)",
+                console::err(&format!(
+                    "{lessons} lessons, 0 errors ({:.1} ms)\n",
                     started.elapsed().as_secs_f64() * 1000.0
-                );
+                ));
                 Ok(0)
             } else {
-                eprintln!("{lessons} lessons, {} errors", diagnostics.len());
+                console::err(&format!(
+                    "{lessons} lessons, {} errors\n",
+                    diagnostics.len()
+                ));
                 Ok(1)
             }
         }
         Some(Command::List) => {
             for l in files.lessons()? {
-                println!("{}  {}", l.id, l.title);
+                console::out(&format!("{}  {}\n", l.id, l.title));
                 for s in &l.steps {
-                    println!("    {:<11} {:<28} {}", s.platform.name(), s.id, s.title);
+                    console::out(&format!(
+                        "    {:<11} {:<28} {}\n",
+                        s.platform.name(),
+                        s.id,
+                        s.title
+                    ));
                 }
             }
             Ok(0)
@@ -80,8 +88,10 @@ async fn run(cli: Cli) -> Result<u8> {
         Some(Command::Doctor { format }) => {
             let findings = doctor::run(&images, &engine::labels::new_run_id()).await;
             match format {
-                DoctorFormat::Human => print!("{}", doctor::render_human(&findings)),
-                DoctorFormat::Json => println!("{}", serde_json::to_string_pretty(&findings)?),
+                DoctorFormat::Human => console::out(&doctor::render_human(&findings)),
+                DoctorFormat::Json => {
+                    console::out(&format!("{}\n", serde_json::to_string_pretty(&findings)?))
+                }
             }
             let failed = findings.iter().any(|f| f.level == doctor::Level::Fail);
             Ok(if failed { 1 } else { 0 })
@@ -95,9 +105,9 @@ async fn run(cli: Cli) -> Result<u8> {
             };
             let removed = cleanup::sweep(&docker, mode).await?;
             for r in &removed {
-                println!("removed {r}");
+                console::out(&format!("removed {r}\n"));
             }
-            println!("{} objects removed", removed.len());
+            console::out(&format!("{} objects removed\n", removed.len()));
             Ok(0)
         }
     }

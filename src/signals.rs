@@ -15,6 +15,6 @@ pub async fn cancel_on_signal(cancel: CancellationToken) {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    eprintln!("\ninterrupted: stopping and removing what this run created...");
+    crate::console::err("\ninterrupted: stopping and removing what this run created...\n");
     cancel.cancel();
 }

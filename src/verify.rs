@@ -43,10 +43,10 @@ pub async fn verify(args: VerifyArgs, files: LabFiles, images: ImageMap) -> Resu
             .await
             .unwrap_or_default();
         if !stale.is_empty() {
-            eprintln!(
-                "removed {} leftovers of an earlier, killed run",
+            crate::console::err(&format!(
+                "removed {} leftovers of an earlier, killed run\n",
                 stale.len()
-            );
+            ));
         }
         preflight_images(&docker, &lessons, &images, only).await?;
         let docker: Arc<DockerEngine> = Arc::new(docker);
@@ -68,7 +68,7 @@ pub async fn verify(args: VerifyArgs, files: LabFiles, images: ImageMap) -> Resu
     let live =
         args.format == Format::Human && args.output.is_none() && std::io::stderr().is_terminal();
     let progress_to_stdout = args.format == Format::Human && args.output.is_none();
-    show_progress(rx, live, progress_to_stdout).await;
+    show_progress(rx, live, progress_to_stdout, args.verbose).await;
     let reports = handle.await.context("the runner stopped unexpectedly")?;
     signals.abort();
     if let Some(docker) = docker_for_cleanup {
@@ -84,17 +84,21 @@ pub async fn verify(args: VerifyArgs, files: LabFiles, images: ImageMap) -> Resu
         Some(path) => {
             std::fs::write(path, &rendered)
                 .with_context(|| format!("cannot write the report to {}", path.display()))?;
-            eprintln!("{}; report written to {}", summary.line(), path.display());
+            crate::console::err(&format!(
+                "{}; report written to {}\n",
+                summary.line(),
+                path.display()
+            ));
         }
         None => {
-            print!("{rendered}");
+            crate::console::out(&rendered);
             if args.format != Format::Human {
-                eprintln!("{}", summary.line());
+                crate::console::err(&format!("{}\n", summary.line()));
             }
         }
     }
     if cancel.is_cancelled() {
-        eprintln!("interrupted: everything this run created was removed");
+        crate::console::err("interrupted: everything this run created was removed\n");
         return Ok(INTERRUPTED);
     }
     Ok(if summary.all_passed() { 0 } else { 1 })
@@ -136,7 +140,8 @@ async fn preflight_images(
             }
         }
     }
-    let quiet: crate::engine::OutputSink = Arc::new(|_, line: &str| eprintln!("  {line}"));
+    let quiet: crate::engine::OutputSink =
+        Arc::new(|_, line: &str| crate::console::err(&format!("  {line}\n")));
     for reference in needed {
         docker
             .ensure_image(reference, &quiet)
@@ -172,17 +177,22 @@ fn matches(lesson: &Lesson, wanted: &str) -> bool {
         || lesson.id.trim_start_matches('0').split('-').next() == Some(wanted)
 }
 
-async fn show_progress(mut rx: mpsc::UnboundedReceiver<Event>, live: bool, to_stdout: bool) {
+async fn show_progress(
+    mut rx: mpsc::UnboundedReceiver<Event>,
+    live: bool,
+    to_stdout: bool,
+    verbose: bool,
+) {
     let mut running: Vec<(String, Instant)> = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let spinner = ['|', '/', '-', '\\'];
     let mut frame = 0usize;
     let print = |text: &str| {
         if to_stdout {
-            print!("{text}");
+            crate::console::out(text);
             let _ = std::io::stdout().flush();
         } else {
-            eprint!("{text}");
+            crate::console::err(text);
         }
     };
     loop {
@@ -201,9 +211,15 @@ async fn show_progress(mut rx: mpsc::UnboundedReceiver<Event>, live: bool, to_st
                         let name = format!("{}/{}", report.lesson, report.step);
                         running.retain(|(n, _)| n != &name);
                         if live {
-                            eprint!("\r\x1b[2K");
+                            crate::console::err("\r\x1b[2K");
                         }
                         print(&human::step_block(&report));
+                    }
+                    Event::Output { lesson, step, line, .. } if verbose => {
+                        if live {
+                            crate::console::err("\r\x1b[2K");
+                        }
+                        print(&format!("      | {lesson}/{step}: {line}\n"));
                     }
                     Event::Output { .. } => {}
                 }
@@ -212,13 +228,13 @@ async fn show_progress(mut rx: mpsc::UnboundedReceiver<Event>, live: bool, to_st
                 frame += 1;
                 if let Some((name, since)) = running.first() {
                     let more = if running.len() > 1 { format!(" (+{} more)", running.len() - 1) } else { String::new() };
-                    eprint!("\r\x1b[2K{} {name} {:.1} s{more}", spinner[frame % 4], since.elapsed().as_secs_f64());
+                    crate::console::err(&format!("\r\x1b[2K{} {name} {:.1} s{more}", spinner[frame % 4], since.elapsed().as_secs_f64()));
                     let _ = std::io::stderr().flush();
                 }
             }
         }
     }
     if live {
-        eprint!("\r\x1b[2K");
+        crate::console::err("\r\x1b[2K");
     }
 }

@@ -395,3 +395,31 @@ async fn ctrl_c_mid_build_stops_the_build_and_leaves_nothing() {
         "no image of the interrupted build"
     );
 }
+
+#[tokio::test]
+async fn a_closed_pipe_does_not_stop_the_run_or_its_cleanup() {
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    let mut child = bin()
+        .args(["verify", "--lesson", "01", "--only", "docker", "--verbose"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    use std::io::Read;
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take()); // like `| head -c 16`
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let (_, stderr) = text(&out);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(labelled_containers(&format!("label=nonroot-lab.pid={pid}")).is_empty());
+}
