@@ -14,7 +14,7 @@ use crate::check::{check, CheckResult};
 use crate::command;
 use crate::engine::{Engine, EngineError, OutputSink, Request, Scope, Stream};
 use crate::images::ImageMap;
-use crate::lesson::model::{Action, Lesson, Platform, Step};
+use crate::lesson::model::{Action, Lesson, Platform};
 use crate::lesson::LabFiles;
 
 const STEP_TIMEOUT: u64 = 180;
@@ -73,6 +73,22 @@ pub struct Plan {
     pub run_id: String,
     pub only: Option<Platform>,
     pub jobs: usize,
+    /// Run one step only (the TUI), keeping the lesson's images for its later steps.
+    pub target: Option<Target>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub step: String,
+    pub mode: Mode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The lab performs the step's action.
+    Run,
+    /// The lab only checks what the learner did by hand (`Step::check`).
+    Check,
 }
 
 /// The engines this run can use; a missing one makes its steps report why.
@@ -144,15 +160,23 @@ async fn run_lesson(
     events: &UnboundedSender<Event>,
 ) -> Vec<StepReport> {
     let lesson = &plan.lessons[index];
-    let mut built: HashMap<String, String> = HashMap::new();
     let mut reports = Vec::new();
     let mut used_docker = false;
-    for step in &lesson.steps {
+    for (step_index, step) in lesson.steps.iter().enumerate() {
         if plan.only.is_some_and(|p| p != step.platform) {
             continue;
         }
+        if plan.target.as_ref().is_some_and(|t| t.step != step.id) {
+            continue;
+        }
+        let checking = plan.target.as_ref().is_some_and(|t| t.mode == Mode::Check);
+        let (action, expect) = match (&step.check, checking) {
+            (Some(c), true) => (Some(&c.action), &c.expect),
+            (None, true) => (None, &step.expect),
+            (_, false) => (Some(&step.action), &step.expect),
+        };
         let started = Instant::now();
-        let request = resolve(plan, lesson, step, &mut built);
+        let request = action.and_then(|a| resolve(plan, lesson, step_index, a, checking));
         let command = step.solution.clone().unwrap_or_else(|| {
             request
                 .as_ref()
@@ -191,6 +215,10 @@ async fn run_lesson(
         };
         match (engine, request) {
             (Err(why), _) => report.reason = Some(why),
+            (Ok(_), None) if checking => {
+                report.reason =
+                    Some("this step has nothing to check by hand: run it instead".into());
+            }
             (Ok(_), None) => {
                 report.status = Status::Error;
                 report.reason = Some("the step's action cannot run on this engine".into());
@@ -220,7 +248,7 @@ async fn run_lesson(
                 let _ = engine.end_step(&scope).await;
                 match result {
                     Ok(outcome) => {
-                        report.checks = step.expect.iter().map(|e| check(e, &outcome)).collect();
+                        report.checks = expect.iter().map(|e| check(e, &outcome)).collect();
                         report.status = if report.checks.iter().all(|c| c.passed) {
                             Status::Passed
                         } else {
@@ -241,7 +269,7 @@ async fn run_lesson(
         let _ = events.send(Event::StepFinished(Box::new(report.clone())));
         reports.push(report);
     }
-    if used_docker {
+    if used_docker && plan.target.is_none() {
         if let Some(engine) = &engines.docker {
             let scope = Scope {
                 run_id: plan.run_id.clone(),
@@ -285,25 +313,36 @@ pub fn built_tag(run_id: &str, lesson: &str, tag: &str) -> String {
 }
 
 /// Turns a step's action into engine work: logical images to references, Dockerfiles
-/// to bytes. `None` for actions no Docker engine performs.
+/// to bytes. Images built by earlier steps of the lesson resolve to the lab's tags for
+/// them, except when checking what the learner built by hand. `None` for actions no
+/// Docker engine performs.
 pub fn resolve(
     plan: &Plan,
     lesson: &Lesson,
-    step: &Step,
-    built: &mut HashMap<String, String>,
+    step_index: usize,
+    action: &Action,
+    by_hand: bool,
 ) -> Option<Request> {
-    let image = |name: &str, built: &HashMap<String, String>| -> String {
+    let mut built: HashMap<&str, String> = HashMap::new();
+    if !by_hand {
+        for earlier in &lesson.steps[..step_index] {
+            if let Action::Build(b) = &earlier.action {
+                built.insert(&b.tag, built_tag(&plan.run_id, &lesson.id, &b.tag));
+            }
+        }
+    }
+    let image = |name: &str| -> String {
         built
             .get(name)
             .cloned()
             .or_else(|| plan.images.resolve(name).map(str::to_string))
             .unwrap_or_else(|| name.to_string())
     };
-    match &step.action {
+    match action {
         Action::Run(spec) | Action::Serve(spec) => {
             let mut spec = spec.clone();
-            spec.image = image(&spec.image, built);
-            Some(match step.action {
+            spec.image = image(&spec.image);
+            Some(match action {
                 Action::Run(_) => Request::Run(spec),
                 _ => Request::Serve(spec),
             })
@@ -312,9 +351,8 @@ pub fn resolve(
             let tag = built_tag(&plan.run_id, &lesson.id, &b.tag);
             let mut args = b.args.clone();
             if let Some(base) = &b.base {
-                args.insert("BASE".into(), image(base, built));
+                args.insert("BASE".into(), image(base));
             }
-            built.insert(b.tag.clone(), tag.clone());
             let context: BTreeMap<String, Vec<u8>> = plan
                 .files
                 .files
@@ -332,7 +370,7 @@ pub fn resolve(
             })
         }
         Action::InspectImage(i) => Some(Request::InspectImage {
-            image: image(&i.image, built),
+            image: image(&i.image),
             files: i.files,
         }),
         Action::Apply(_) => None,

@@ -60,6 +60,7 @@ pub async fn verify(args: VerifyArgs, files: LabFiles, images: ImageMap) -> Resu
         run_id: run_id.clone(),
         only,
         jobs: args.jobs as usize,
+        target: None,
     };
     let cancel = CancellationToken::new();
     let signals = tokio::spawn(crate::signals::cancel_on_signal(cancel.clone()));

@@ -174,6 +174,15 @@ fn lint_lesson(
             }
         }
         lint_action(files, images, step, &built, &find, file, out);
+        if let Some(hand) = &step.check {
+            if hand.expect.is_empty() || matches!(hand.action, Action::Build(_)) {
+                out.push(at(
+                    file,
+                    find("check", ""),
+                    format!("step `{}`: `check` inspects what the learner made (not a build) and needs `expect:`", step.id),
+                ));
+            }
+        }
         if let Action::Build(b) = &step.action {
             built.insert(&b.tag);
         }

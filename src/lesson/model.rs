@@ -62,6 +62,18 @@ pub struct Step {
     /// Seconds the whole step may take before it is stopped and cleaned up.
     #[serde(default)]
     pub timeout: Option<u64>,
+    /// How to verify the same claim on what the learner made by hand in their own
+    /// terminal (an image they built, under the name the lesson told them to use).
+    #[serde(default)]
+    pub check: Option<HandCheck>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandCheck {
+    /// Image names here are taken literally when the image map does not know them.
+    pub action: Action,
+    pub expect: Vec<Expect>,
 }
 
 /// What a step does. Commands are always argv arrays, never shell strings built
