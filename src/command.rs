@@ -117,6 +117,15 @@ pub fn docker_equivalent(request: &Request) -> String {
     }
 }
 
+/// The kubectl commands a learner would type for a Kubernetes step.
+pub fn kubectl_equivalent(apply: &crate::lesson::model::ApplySpec) -> String {
+    let mut text = format!("kubectl apply -f manifests/{}", quote(&apply.manifest));
+    if !apply.exec.is_empty() {
+        text.push_str(&format!(" && kubectl exec POD -- {}", join(&apply.exec)));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

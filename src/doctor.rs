@@ -187,6 +187,28 @@ async fn port_floor(
     }
 }
 
+/// The current context of the kubeconfig kubectl would use, if any.
+pub fn kube_context() -> Option<String> {
+    let path = std::env::var_os("KUBECONFIG")
+        .map(|k| {
+            std::path::PathBuf::from(
+                k.to_string_lossy()
+                    .split(':')
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".kube/config"))
+        })?;
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("current-context:"))
+        .map(|c| c.trim().trim_matches('"').to_string())
+        .filter(|c| !c.is_empty())
+}
+
 /// Whether a Kubernetes context is configured (the cluster itself is checked by the
 /// Kubernetes engine).
 fn kubernetes() -> Vec<Finding> {

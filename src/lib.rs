@@ -16,5 +16,6 @@ pub mod lesson;
 pub mod report;
 pub mod runner;
 pub mod signals;
+pub mod tui;
 pub mod verify;
 pub mod yaml;

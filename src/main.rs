@@ -41,10 +41,7 @@ async fn run(cli: Cli) -> Result<u8> {
         None => LabFiles::embedded(),
     };
     match cli.command {
-        None => {
-            console::err("nonroot-lab: the terminal lab opens here once the TUI lands; for now run `nonroot-lab verify`, `nonroot-lab list` or `nonroot-lab doctor` (see --help)\n");
-            Ok(USAGE)
-        }
+        None => nonroot_lab::tui::run(files, images).await,
         Some(Command::Verify(args)) => verify::verify(args, files, images).await,
         Some(Command::Lint { dir }) => {
             let files = match dir {

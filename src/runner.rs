@@ -294,6 +294,21 @@ fn sink(events: &UnboundedSender<Event>, lesson: &str, step: &str) -> OutputSink
     })
 }
 
+/// What a step does, as the command a learner would type: the step's own `solution`
+/// when it has one, else derived from its resolved action.
+pub fn step_command(plan: &Plan, lesson: &Lesson, index: usize) -> String {
+    let step = &lesson.steps[index];
+    if let Some(s) = &step.solution {
+        return s.clone();
+    }
+    match &step.action {
+        Action::Apply(a) => command::kubectl_equivalent(a),
+        action => resolve(plan, lesson, index, action, false)
+            .map(|r| command::docker_equivalent(&r))
+            .unwrap_or_default(),
+    }
+}
+
 /// The tag a lesson's build gets: unique to the run and lesson, so parallel lessons
 /// and other attendees on the same engine never collide.
 pub fn built_tag(run_id: &str, lesson: &str, tag: &str) -> String {

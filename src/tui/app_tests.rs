@@ -1,0 +1,245 @@
+use super::*;
+use crate::check::CheckResult;
+use crate::lesson::{LabFiles, Platform};
+use crate::runner::{Event, Mode, Status, StepReport};
+
+fn app() -> App {
+    let lessons = LabFiles::embedded().lessons().unwrap();
+    App::new(
+        lessons,
+        Progress::default(),
+        Theme { color: false },
+        (80, 24),
+    )
+}
+
+fn report(app: &App, status: Status) -> StepReport {
+    let lesson = &app.lessons[app.lesson];
+    let step = &lesson.steps[app.step];
+    StepReport {
+        lesson: lesson.id.clone(),
+        lesson_title: lesson.title.clone(),
+        step: step.id.clone(),
+        title: step.title.clone(),
+        platform: Platform::Docker,
+        status,
+        reason: None,
+        checks: vec![CheckResult {
+            check: "exit_code".into(),
+            passed: status == Status::Passed,
+            expected: "exit code 0".into(),
+            actual: "exit code 1".into(),
+            note: None,
+        }],
+        hint: step.hint.clone(),
+        command: String::new(),
+        elapsed_ms: 10,
+    }
+}
+
+#[test]
+fn opening_a_lesson_selects_the_next_step_to_do_and_scrolls_to_its_section() {
+    let mut a = app();
+    a.progress.record("01-why-non-root", "root-sees-host", true);
+    assert_eq!(a.update(Msg::Key(Key::Open)), vec![]);
+    assert_eq!(a.screen, Screen::Lesson);
+    assert_eq!(a.step, 1, "the first step not yet passed");
+    let top: String = a.text_lines[a.text_scroll]
+        .spans
+        .iter()
+        .map(|s| s.content.as_ref())
+        .collect();
+    assert_eq!(top, "The same container as uid 4242");
+}
+
+#[test]
+fn run_asks_the_runner_and_the_report_updates_progress() {
+    let mut a = app();
+    a.update(Msg::Key(Key::Open));
+    let effects = a.update(Msg::Key(Key::Run));
+    assert_eq!(
+        effects,
+        vec![Effect::Run {
+            lesson: 0,
+            step: "root-sees-host".into(),
+            mode: Mode::Run
+        }]
+    );
+    assert!(a.running.is_some());
+    assert_eq!(
+        a.focus,
+        Pane::Output,
+        "output comes into focus while it streams"
+    );
+    // A second run while one is going is refused with a message.
+    assert_eq!(a.update(Msg::Key(Key::Run)), vec![]);
+    assert!(a.message.as_deref().unwrap().contains("still running"));
+    a.update(Msg::Runner(Event::Output {
+        lesson: "01-why-non-root".into(),
+        step: "root-sees-host".into(),
+        stream: crate::engine::Stream::Stdout,
+        line: "uid=0(root)".into(),
+    }));
+    assert_eq!(a.output.last().unwrap().text, "uid=0(root)");
+    let r = report(&a, Status::Passed);
+    let effects = a.update(Msg::Runner(Event::StepFinished(Box::new(r))));
+    assert_eq!(effects, vec![Effect::SaveProgress]);
+    assert!(a.running.is_none());
+    assert!(a.progress.passed("01-why-non-root", "root-sees-host"));
+    assert_eq!(a.lesson_progress(0), (1, 3));
+}
+
+#[test]
+fn a_failed_step_is_recorded_as_failed_and_says_where_to_look() {
+    let mut a = app();
+    a.update(Msg::Key(Key::Open));
+    a.update(Msg::Key(Key::Run));
+    let r = report(&a, Status::Failed);
+    a.update(Msg::Runner(Event::StepFinished(Box::new(r))));
+    assert_eq!(
+        a.progress.status("01-why-non-root", "root-sees-host"),
+        Some("failed")
+    );
+    assert!(a
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("expected and actual"));
+}
+
+#[test]
+fn check_needs_a_hand_check_and_runs_it_in_check_mode() {
+    let mut a = app();
+    a.update(Msg::Key(Key::Open));
+    assert_eq!(
+        a.update(Msg::Key(Key::Check)),
+        vec![],
+        "01's first step has nothing to check by hand"
+    );
+    assert!(a
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("nothing to check by hand"));
+    a.update(Msg::Key(Key::Back));
+    a.update(Msg::Key(Key::Down));
+    a.update(Msg::Key(Key::Down));
+    a.update(Msg::Key(Key::Down));
+    a.update(Msg::Key(Key::Open));
+    assert_eq!(a.lessons[a.lesson].id, "04-images");
+    let effects = a.update(Msg::Key(Key::Check));
+    assert_eq!(
+        effects,
+        vec![Effect::Run {
+            lesson: 3,
+            step: "build-user-4242".into(),
+            mode: Mode::Check
+        }]
+    );
+}
+
+#[test]
+fn quit_asks_while_a_step_runs_and_anything_but_y_stays() {
+    let mut a = app();
+    a.update(Msg::Key(Key::Open));
+    a.update(Msg::Key(Key::Run));
+    assert_eq!(a.update(Msg::Key(Key::Quit)), vec![]);
+    assert!(a.confirm_quit);
+    assert_eq!(a.update(Msg::Key(Key::NextStep)), vec![]);
+    assert!(!a.confirm_quit);
+    a.update(Msg::Key(Key::Quit));
+    assert_eq!(a.update(Msg::Key(Key::Yes)), vec![Effect::Quit]);
+}
+
+#[test]
+fn quit_when_idle_saves_the_position() {
+    let mut a = app();
+    a.update(Msg::Key(Key::Down));
+    a.update(Msg::Key(Key::Open));
+    assert_eq!(
+        a.update(Msg::Key(Key::Quit)),
+        vec![Effect::SaveProgress, Effect::Quit]
+    );
+    assert_eq!(
+        a.progress.last,
+        Some(("02-ports".into(), "read-port-floor".into()))
+    );
+    let again = App::new(
+        a.lessons.clone(),
+        a.progress.clone(),
+        Theme { color: false },
+        (80, 24),
+    );
+    assert_eq!(again.lesson, 1, "the next start opens on the same lesson");
+}
+
+#[test]
+fn help_overlay_swallows_keys_until_closed() {
+    let mut a = app();
+    a.update(Msg::Key(Key::Help));
+    assert!(a.help);
+    a.update(Msg::Key(Key::Down));
+    assert_eq!(a.lesson, 0, "keys do not reach the list under the overlay");
+    a.update(Msg::Key(Key::Back));
+    assert!(!a.help);
+}
+
+#[test]
+fn panes_cycle_and_scroll_independently() {
+    let mut a = app();
+    a.update(Msg::Key(Key::Open));
+    assert_eq!(a.focus, Pane::Steps);
+    a.update(Msg::Key(Key::NextPane));
+    assert_eq!(a.focus, Pane::Output);
+    a.update(Msg::Key(Key::NextPane));
+    assert_eq!(a.focus, Pane::Text);
+    let before = a.text_scroll;
+    a.update(Msg::Key(Key::Down));
+    assert_eq!(a.text_scroll, before + 1);
+    a.update(Msg::Key(Key::PrevPane));
+    assert_eq!(a.focus, Pane::Output);
+    // The mouse wheel scrolls the pane under the pointer, whatever has focus.
+    let before = a.text_scroll;
+    a.update(Msg::Wheel {
+        up: false,
+        column: 1,
+        row: 5,
+    });
+    assert_eq!(a.text_scroll, before + 3);
+}
+
+#[test]
+fn output_is_bounded_and_scrolls_from_the_bottom() {
+    let mut a = app();
+    for i in 0..(OUTPUT_LIMIT + 10) {
+        a.update(Msg::Runner(Event::Output {
+            lesson: "x".into(),
+            step: "y".into(),
+            stream: crate::engine::Stream::Stdout,
+            line: format!("line {i}"),
+        }));
+    }
+    assert_eq!(a.output.len(), OUTPUT_LIMIT);
+    assert_eq!(a.output[0].text, "line 10");
+    a.screen = Screen::Lesson;
+    a.focus = Pane::Output;
+    a.update(Msg::Key(Key::Up));
+    assert_eq!(a.output_scroll, 1);
+    a.update(Msg::Key(Key::Bottom));
+    assert_eq!(a.output_scroll, 0, "back to following new output");
+}
+
+#[test]
+fn resetting_progress() {
+    let mut a = app();
+    a.progress.record("01-why-non-root", "root-sees-host", true);
+    a.progress.record("02-ports", "read-port-floor", true);
+    assert_eq!(
+        a.update(Msg::Key(Key::ResetLesson)),
+        vec![Effect::SaveProgress]
+    );
+    assert!(!a.progress.passed("01-why-non-root", "root-sees-host"));
+    assert!(a.progress.passed("02-ports", "read-port-floor"));
+    a.update(Msg::Key(Key::ResetAll));
+    assert!(a.progress.steps.is_empty());
+}

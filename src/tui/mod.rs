@@ -1,0 +1,221 @@
+//! `nonroot-lab` with no arguments: the lab in the terminal. One task owns the terminal,
+//! reads keys and draws; steps run on the shared runner in other tasks and come back as
+//! messages (see `app` for the state machine, `view` for drawing).
+
+pub mod app;
+pub mod keys;
+pub mod markdown;
+pub mod progress;
+pub mod theme;
+pub mod view;
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use futures_util::StreamExt;
+use ratatui::crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream, KeyEventKind,
+    MouseEventKind,
+};
+use ratatui::crossterm::execute;
+use tokio::sync::{mpsc, OnceCell};
+use tokio_util::sync::CancellationToken;
+
+use crate::cleanup::{self, Sweep};
+use crate::engine::docker::DockerEngine;
+use crate::engine::{labels, Engine};
+use crate::images::ImageMap;
+use crate::lesson::LabFiles;
+use crate::runner::{self, Engines, Plan, Target};
+use app::{App, Effect, EngineStatus, Msg};
+use progress::Progress;
+use theme::Theme;
+
+/// Frames per second of the spinner and elapsed time while a step runs.
+const TICK: Duration = Duration::from_millis(100);
+
+pub async fn run(files: LabFiles, images: ImageMap) -> Result<u8> {
+    if !std::io::stdout().is_terminal() {
+        bail!("the lab needs a terminal; for a headless run use `nonroot-lab verify`");
+    }
+    let lessons = files.lessons()?;
+    let files = Arc::new(files);
+    let run_id = labels::new_run_id();
+    let plan_for = |lesson: crate::lesson::Lesson, target: Option<Target>| Plan {
+        lessons: vec![lesson],
+        files: files.clone(),
+        images: images.clone(),
+        run_id: run_id.clone(),
+        only: None,
+        jobs: 1,
+        target,
+    };
+    let mut commands = std::collections::HashMap::new();
+    for lesson in &lessons {
+        let plan = plan_for(lesson.clone(), None);
+        for (i, step) in lesson.steps.iter().enumerate() {
+            commands.insert(
+                (lesson.id.clone(), step.id.clone()),
+                runner::step_command(&plan, lesson, i),
+            );
+        }
+    }
+
+    install_panic_hook();
+    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    let _ = execute!(std::io::stdout(), EnableMouseCapture);
+    let size = terminal.size().unwrap_or_default();
+    let mut app = App::new(
+        lessons,
+        Progress::load(),
+        Theme::from_env(),
+        (size.width, size.height),
+    );
+    app.commands = commands;
+    app.kube_context = crate::doctor::kube_context();
+    progress::log(&format!("start run {run_id}"));
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let docker: Arc<OnceCell<Arc<DockerEngine>>> = Arc::new(OnceCell::new());
+    {
+        let (tx, docker) = (tx.clone(), docker.clone());
+        tokio::spawn(async move {
+            let status = match DockerEngine::connect().await {
+                Ok(engine) => {
+                    let swept = cleanup::sweep(&engine, Sweep::Stale)
+                        .await
+                        .map(|r| r.len())
+                        .unwrap_or(0);
+                    if swept > 0 {
+                        progress::log(&format!("removed {swept} leftovers of a killed run"));
+                    }
+                    let version = match engine.facts().await {
+                        Ok(f) => format!("{} (API {})", f.version, f.negotiated_api),
+                        Err(_) => "(version unknown)".to_string(),
+                    };
+                    let _ = docker.set(Arc::new(engine));
+                    EngineStatus::Docker(version)
+                }
+                Err(e) => {
+                    progress::log(&format!("engine: {e}"));
+                    EngineStatus::Missing(e.to_string())
+                }
+            };
+            let _ = tx.send(Msg::Engine(status));
+        });
+    }
+
+    let cancel = CancellationToken::new();
+    let mut runs: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    let mut keys = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut quit = false;
+    while !quit {
+        terminal.draw(|f| view::draw(f, &app))?;
+        let first = tokio::select! {
+            event = keys.next() => match event {
+                Some(Ok(e)) => to_msg(e),
+                Some(Err(_)) | None => { quit = true; None }
+            },
+            Some(msg) = rx.recv() => Some(msg),
+            _ = tick.tick() => Some(Msg::Tick(Instant::now())),
+            _ = term.recv() => { quit = true; None }
+        };
+        // Take what else is waiting (a build streams many lines) before drawing again,
+        // a bounded batch so keys are still answered within a frame.
+        let mut batch: Vec<Msg> = first.into_iter().collect();
+        while batch.len() < 2_000 {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        for msg in batch {
+            for effect in app.update(msg) {
+                match effect {
+                    Effect::Quit => quit = true,
+                    Effect::SaveProgress => {
+                        if let Err(e) = app.progress.save() {
+                            progress::log(&format!("cannot save progress: {e}"));
+                        }
+                    }
+                    Effect::Run { lesson, step, mode } => {
+                        progress::log(&format!("{mode:?} {}/{step}", app.lessons[lesson].id));
+                        let plan =
+                            plan_for(app.lessons[lesson].clone(), Some(Target { step, mode }));
+                        let engines = Engines {
+                            docker: docker.get().map(|d| d.clone() as Arc<dyn Engine>),
+                            docker_missing: match &app.engine {
+                                EngineStatus::Missing(m) => Some(m.clone()),
+                                _ => Some(
+                                    "the Docker engine is still connecting; try again in a moment"
+                                        .into(),
+                                ),
+                            },
+                        };
+                        let (etx, mut erx) = mpsc::unbounded_channel();
+                        let handle = runner::spawn(plan, engines, cancel.child_token(), etx);
+                        let tx = tx.clone();
+                        runs.push(tokio::spawn(async move {
+                            while let Some(event) = erx.recv().await {
+                                let _ = tx.send(Msg::Runner(event));
+                            }
+                            let _ = handle.await;
+                            let _ = tx.send(Msg::RunEnded);
+                        }));
+                    }
+                }
+            }
+        }
+    }
+
+    app.message = Some("cleaning up what the lab created...".into());
+    let _ = terminal.draw(|f| view::draw(f, &app));
+    cancel.cancel();
+    for run in runs {
+        let _ = tokio::time::timeout(Duration::from_secs(30), run).await;
+    }
+    if let Some(engine) = docker.get() {
+        let _ = tokio::time::timeout(Duration::from_secs(60), engine.end_run(&run_id)).await;
+    }
+    let _ = app.progress.save();
+    let _ = execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    progress::log(&format!("end run {run_id}"));
+    Ok(0)
+}
+
+fn to_msg(event: TermEvent) -> Option<Msg> {
+    match event {
+        TermEvent::Key(k) if k.kind != KeyEventKind::Release => keys::map(k).map(Msg::Key),
+        TermEvent::Mouse(m) => match m.kind {
+            MouseEventKind::ScrollUp => Some(Msg::Wheel {
+                up: true,
+                column: m.column,
+                row: m.row,
+            }),
+            MouseEventKind::ScrollDown => Some(Msg::Wheel {
+                up: false,
+                column: m.column,
+                row: m.row,
+            }),
+            _ => None,
+        },
+        TermEvent::Resize(w, h) => Some(Msg::Resize(w, h)),
+        _ => None,
+    }
+}
+
+/// Turns mouse capture off before ratatui's own hook restores the screen, and logs
+/// the panic to the state folder rather than the screen.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        progress::log(&format!("panic: {info}"));
+        previous(info);
+    }));
+}

@@ -1,0 +1,158 @@
+//! What the learner sees, as text snapshots of whole screens (insta), at 80x24 and
+//! 160x48: the list, a lesson with every Markdown element, a running step, a failed
+//! check, the help overlay.
+
+use std::time::{Duration, Instant};
+
+use insta::assert_snapshot;
+use nonroot_lab::check::CheckResult;
+use nonroot_lab::lesson::{LabFiles, Platform};
+use nonroot_lab::runner::{Event, Status, StepReport};
+use nonroot_lab::tui::app::{App, EngineStatus, Msg};
+use nonroot_lab::tui::keys::Key;
+use nonroot_lab::tui::progress::Progress;
+use nonroot_lab::tui::theme::Theme;
+use nonroot_lab::tui::view;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn app(files: LabFiles, size: (u16, u16)) -> App {
+    let mut a = App::new(
+        files.lessons().unwrap(),
+        Progress::default(),
+        Theme { color: false },
+        size,
+    );
+    a.engine = EngineStatus::Docker("20.10.24 (API 1.41)".into());
+    a.kube_context = None;
+    a.update(Msg::Resize(size.0, size.1));
+    a
+}
+
+fn screen(a: &App) -> String {
+    let mut t = Terminal::new(TestBackend::new(a.size.0, a.size.1)).unwrap();
+    t.draw(|f| view::draw(f, a)).unwrap();
+    format!("{}", t.backend())
+}
+
+fn markdown_lab() -> LabFiles {
+    LabFiles::from_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/markdown-lab"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn lesson_list_with_progress() {
+    for size in SIZES {
+        let mut a = app(LabFiles::embedded(), size);
+        a.progress.record("01-why-non-root", "root-sees-host", true);
+        a.progress
+            .record("01-why-non-root", "user-4242-is-refused", true);
+        a.update(Msg::Key(Key::Down));
+        assert_snapshot!(format!("list_{}x{}", size.0, size.1), screen(&a));
+    }
+}
+
+#[test]
+fn lesson_with_every_markdown_element() {
+    for size in SIZES {
+        let mut a = app(markdown_lab(), size);
+        a.update(Msg::Key(Key::Open));
+        a.update(Msg::Key(Key::Top));
+        a.focus = nonroot_lab::tui::app::Pane::Text;
+        a.update(Msg::Key(Key::Top));
+        assert_snapshot!(format!("markdown_{}x{}", size.0, size.1), screen(&a));
+    }
+}
+
+fn started(a: &mut App) {
+    a.update(Msg::Key(Key::Open));
+    a.update(Msg::Key(Key::Run));
+    let (lesson, step) = (a.lessons[0].id.clone(), a.lessons[0].steps[0].id.clone());
+    a.update(Msg::Runner(Event::StepStarted {
+        lesson: lesson.clone(),
+        step: step.clone(),
+        title: a.lessons[0].steps[0].title.clone(),
+        command: "docker run --rm ubuntu id".into(),
+    }));
+    for line in [
+        "Step 1/3 : ARG BASE",
+        "Step 2/3 : FROM ubuntu",
+        "uid=0(root) gid=0(root) groups=0(root)",
+    ] {
+        a.update(Msg::Runner(Event::Output {
+            lesson: lesson.clone(),
+            step: step.clone(),
+            stream: nonroot_lab::engine::Stream::Stdout,
+            line: line.into(),
+        }));
+    }
+}
+
+#[test]
+fn a_running_step_shows_spinner_elapsed_and_streamed_output() {
+    for size in SIZES {
+        let mut a = app(markdown_lab(), size);
+        started(&mut a);
+        let start = a.running.as_ref().unwrap().started;
+        a.update(Msg::Tick(start + Duration::from_millis(3_400)));
+        assert_snapshot!(format!("running_{}x{}", size.0, size.1), screen(&a));
+    }
+}
+
+#[test]
+fn a_failed_check_shows_expected_actual_and_hint() {
+    for size in SIZES {
+        let mut a = app(markdown_lab(), size);
+        started(&mut a);
+        let step = &a.lessons[0].steps[0];
+        let report = StepReport {
+            lesson: a.lessons[0].id.clone(),
+            lesson_title: a.lessons[0].title.clone(),
+            step: step.id.clone(),
+            title: step.title.clone(),
+            platform: Platform::Docker,
+            status: Status::Failed,
+            reason: None,
+            checks: vec![
+                CheckResult {
+                    check: "exit_code".into(),
+                    passed: true,
+                    expected: "exit code 0".into(),
+                    actual: "exit code 0".into(),
+                    note: None,
+                },
+                CheckResult {
+                    check: "id".into(),
+                    passed: false,
+                    expected: "uid=4242".into(),
+                    actual: "uid=0 gid=0 groups=0".into(),
+                    note: None,
+                },
+            ],
+            hint: step.hint.clone(),
+            command: String::new(),
+            elapsed_ms: 1_234,
+        };
+        a.update(Msg::Runner(Event::StepFinished(Box::new(report))));
+        a.update(Msg::Tick(Instant::now()));
+        assert_snapshot!(format!("failed_{}x{}", size.0, size.1), screen(&a));
+    }
+}
+
+#[test]
+fn help_overlay_lists_every_key() {
+    for size in SIZES {
+        let mut a = app(LabFiles::embedded(), size);
+        a.update(Msg::Key(Key::Open));
+        a.update(Msg::Key(Key::Help));
+        let text = screen(&a);
+        for (keys, _) in nonroot_lab::tui::keys::HELP {
+            assert!(text.contains(keys), "help lacks {keys}");
+        }
+        assert_snapshot!(format!("help_{}x{}", size.0, size.1), text);
+    }
+}

@@ -1,0 +1,117 @@
+//! The real binary in a real terminal (tmux): open a lesson, run a Docker step, see it
+//! pass, quit, and find the progress saved and nothing left behind.
+
+mod common;
+use common::*;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+    fn screen(&self) -> String {
+        self.cmd(&["capture-pane", "-p", "-t", "lab"])
+    }
+    fn wait_for(&self, needle: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{needle}` never appeared; the screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+#[tokio::test]
+async fn run_a_docker_step_to_passed_in_a_real_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but no tmux"
+        );
+        eprintln!("skipped: no tmux");
+        return;
+    }
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let tmux = Tmux {
+        socket: format!("nonroot-lab-test-{}", std::process::id()),
+    };
+    let images = image_map_path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let command = format!(
+        "env NONROOT_LAB_IMAGES='{images}' XDG_STATE_HOME='{}' '{}'",
+        state.path().display(),
+        env!("CARGO_BIN_EXE_nonroot-lab")
+    );
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "lab",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &command,
+    ]);
+    tmux.wait_for("Lessons", 10);
+    tmux.wait_for("Docker 20", 15);
+    let pid = tmux
+        .cmd(&["display", "-p", "-t", "lab", "#{pane_pid}"])
+        .trim()
+        .to_string();
+    tmux.cmd(&["send-keys", "-t", "lab", "Enter"]);
+    tmux.wait_for("Steps 0/3 passed", 10);
+    tmux.cmd(&["send-keys", "-t", "lab", "r"]);
+    let screen = tmux.wait_for("state: PASS", 60);
+    assert!(screen.contains("[ok] Root in a container"), "{screen}");
+    assert!(
+        screen.contains("read /host/etc/shadow: allowed"),
+        "the output pane shows the container's output:\n{screen}"
+    );
+    assert!(screen.contains("✓ passed"), "{screen}");
+    tmux.cmd(&["send-keys", "-t", "lab", "q"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "the lab did not quit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let progress = std::fs::read_to_string(state.path().join("nonroot-lab/progress.json")).unwrap();
+    assert!(
+        progress.contains("\"root-sees-host\": \"passed\""),
+        "{progress}"
+    );
+    assert!(labelled_containers(&format!("label=nonroot-lab.pid={pid}")).is_empty());
+    let log = std::fs::read_to_string(state.path().join("nonroot-lab/lab.log")).unwrap();
+    assert!(log.contains("Run 01-why-non-root/root-sees-host"), "{log}");
+}
