@@ -507,7 +507,7 @@ impl App {
         if self.screen != Screen::Lesson || column < text_right {
             return Pane::Text;
         }
-        if row < h.saturating_sub(1) / 2 {
+        if row < h.saturating_sub(1) * 3 / 5 {
             Pane::Steps
         } else {
             Pane::Output

@@ -113,8 +113,13 @@ pub async fn run(files: LabFiles, images: ImageMap) -> Result<u8> {
     let mut tick = tokio::time::interval(TICK);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut quit = false;
+    // For the start-up benchmark (scripts/bench-tui): leave right after the first frame.
+    let first_frame_only = std::env::var_os("NONROOT_LAB_EXIT_AFTER_FIRST_FRAME").is_some();
     while !quit {
         terminal.draw(|f| view::draw(f, &app))?;
+        if first_frame_only {
+            break;
+        }
         let first = tokio::select! {
             event = keys.next() => match event {
                 Some(Ok(e)) => to_msg(e),

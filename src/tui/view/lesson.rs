@@ -16,7 +16,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Layout::horizontal([Constraint::Length(area.width * 3 / 5), Constraint::Min(10)])
             .areas(area);
     let [steps, output] =
-        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
+        Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(right);
     draw_text(frame, left, app);
     draw_steps(frame, steps, app);
     draw_output(frame, output, app);
@@ -125,12 +125,6 @@ fn draw_steps(frame: &mut Frame, area: Rect, app: &App) {
             step.title.clone(),
             app.theme.heading(),
         )));
-        if !command.is_empty() {
-            lines.push(Line::from(vec![
-                Span::styled("runs: ", app.theme.dim()),
-                Span::styled(format!("$ {command}"), app.theme.code()),
-            ]));
-        }
         let running = app
             .running
             .as_ref()
@@ -194,6 +188,13 @@ fn draw_steps(frame: &mut Frame, area: Rect, app: &App) {
                     Span::raw(step.hint.clone()),
                 ]));
             }
+        }
+        // The command comes after the verdict: it is long, and the verdict matters more.
+        if !command.is_empty() {
+            lines.push(Line::from(vec![
+                Span::styled("runs: ", app.theme.dim()),
+                Span::styled(format!("$ {command}"), app.theme.code()),
+            ]));
         }
         if app.show_solution {
             let solution = step.solution.clone().unwrap_or(command);
