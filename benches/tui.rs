@@ -48,7 +48,7 @@ fn frames(c: &mut Criterion) {
                     line: format!("Step {n}/9 : RUN chown -R 4242 /var/log/nginx /var/cache/nginx /var/lib/nginx"),
                 }));
             }
-            app.update(Msg::Key(if n % 2 == 0 { Key::PageUp } else { Key::PageDown }));
+            app.update(Msg::Key(if n.is_multiple_of(2) { Key::PageUp } else { Key::PageDown }));
             terminal.draw(|f| view::draw(f, &app)).unwrap();
         });
     });
