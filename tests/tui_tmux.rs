@@ -115,3 +115,69 @@ async fn run_a_docker_step_to_passed_in_a_real_terminal() {
     let log = std::fs::read_to_string(state.path().join("nonroot-lab/lab.log")).unwrap();
     assert!(log.contains("Run 01-why-non-root/root-sees-host"), "{log}");
 }
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    if Command::new("script").arg("-V").output().is_err() {
+        eprintln!("skipped: no `script` (util-linux) to give the lab a terminal");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let typescript = dir.path().join("typescript");
+    // `script` gives the lab a terminal; its pty has no size until stty sets one.
+    let inner = format!(
+        "stty rows 24 cols 80; exec env XDG_STATE_HOME='{}' '{}'",
+        dir.path().display(),
+        env!("CARGO_BIN_EXE_nonroot-lab")
+    );
+    let script = Command::new("script")
+        .args(["-qfec", &inner, typescript.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut script = KillOnDrop(script);
+    // The lab is the child of `script`; wait until it has drawn.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lab_pid = loop {
+        let out = Command::new("pgrep")
+            .args(["-P", &script.0.id().to_string()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let drawn = std::fs::read_to_string(&typescript)
+            .unwrap_or_default()
+            .contains("Lessons");
+        if !text.is_empty() && drawn {
+            break text.lines().next().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "the lab never drew");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    Command::new("kill")
+        .args(["-TERM", &lab_pid])
+        .status()
+        .unwrap();
+    let status = script.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let raw = std::fs::read(&typescript).unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let entered = text
+        .find("\x1b[?1049h")
+        .expect("entered the alternate screen");
+    let left = text
+        .rfind("\x1b[?1049l")
+        .expect("left the alternate screen");
+    assert!(left > entered, "the terminal was restored after drawing");
+}
+
+/// Ends `script` and the lab under it if the test fails half-way.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let id = self.0.id().to_string();
+        let _ = Command::new("pkill").args(["-KILL", "-P", &id]).status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
