@@ -17,8 +17,30 @@ pub struct Cli {
     /// An image map (`NAME: REFERENCE` lines) overriding the default images.
     #[arg(long, global = true, value_name = "FILE", env = "NONROOT_LAB_IMAGES")]
     pub images: Option<PathBuf>,
+    /// The kubeconfig context to use (default: the current one).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// The namespace for everything the lab makes on Kubernetes (default: nonroot-lab).
+    #[arg(long, global = true, value_name = "NAME", conflicts_with = "attendee")]
+    pub namespace: Option<String>,
+    /// Instructor mode: one namespace per attendee, `nonroot-lab-NAME`.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub attendee: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    pub fn kube_options(&self) -> crate::engine::kube::KubeOptions {
+        crate::engine::kube::KubeOptions {
+            context: self.context.clone(),
+            namespace: self.namespace.clone().or_else(|| {
+                self.attendee
+                    .as_ref()
+                    .map(|a| format!("nonroot-lab-{}", a.to_lowercase()))
+            }),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]

@@ -101,6 +101,30 @@ pub fn docker_equivalent(request: &Request) -> String {
             words.extend(["-t".into(), tag.clone(), "dockerfiles".into()]);
             join(&words)
         }
+        Request::Apply {
+            object,
+            exec,
+            port,
+            path,
+        } => {
+            let kind = object["kind"].as_str().unwrap_or("pod").to_lowercase();
+            let name = object["metadata"]["name"].as_str().unwrap_or("NAME");
+            let pod = if kind == "pod" {
+                name.to_string()
+            } else {
+                format!("{kind}/{name}")
+            };
+            let mut text = format!("kubectl apply --server-side -f MANIFEST  # {kind}/{name}");
+            if !exec.is_empty() {
+                text.push_str(&format!(" && kubectl exec {pod} -- {}", join(exec)));
+            }
+            if let Some(p) = port {
+                text.push_str(&format!(
+                    " && kubectl port-forward {pod} 8000:{p} & curl -s http://localhost:8000{path}"
+                ));
+            }
+            text
+        }
         Request::InspectImage { image, files } => {
             let mut text = format!(
                 "docker image inspect --format '{{{{.Config.User}}}}' {}",
@@ -118,10 +142,19 @@ pub fn docker_equivalent(request: &Request) -> String {
 }
 
 /// The kubectl commands a learner would type for a Kubernetes step.
-pub fn kubectl_equivalent(apply: &crate::lesson::model::ApplySpec) -> String {
-    let mut text = format!("kubectl apply -f manifests/{}", quote(&apply.manifest));
+pub fn kubectl_equivalent(apply: &crate::lesson::model::ApplySpec, pod: &str) -> String {
+    let mut text = format!(
+        "kubectl apply --server-side -f manifests/{}",
+        quote(&apply.manifest)
+    );
     if !apply.exec.is_empty() {
-        text.push_str(&format!(" && kubectl exec POD -- {}", join(&apply.exec)));
+        text.push_str(&format!(" && kubectl exec {pod} -- {}", join(&apply.exec)));
+    }
+    if let Some(p) = apply.port {
+        text.push_str(&format!(
+            " && (kubectl port-forward {pod} 8000:{p} &) && curl -s http://localhost:8000{}",
+            apply.path
+        ));
     }
     text
 }

@@ -30,7 +30,8 @@ pub async fn get(host: &str, port: u16, path: &str, wait: Duration) -> std::io::
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer in time"))?
 }
 
-fn parse(raw: &[u8]) -> std::io::Result<HttpAnswer> {
+/// Reads the status and body of a raw HTTP answer.
+pub fn parse(raw: &[u8]) -> std::io::Result<HttpAnswer> {
     let bad = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string());
     let text = String::from_utf8_lossy(raw);
     let status_line = text.lines().next().ok_or_else(|| bad("empty answer"))?;

@@ -40,9 +40,10 @@ async fn run(cli: Cli) -> Result<u8> {
         Some(dir) => LabFiles::from_dir(dir)?,
         None => LabFiles::embedded(),
     };
+    let kube_options = cli.kube_options();
     match cli.command {
-        None => nonroot_lab::tui::run(files, images).await,
-        Some(Command::Verify(args)) => verify::verify(args, files, images).await,
+        None => nonroot_lab::tui::run(files, images, kube_options).await,
+        Some(Command::Verify(args)) => verify::verify(args, files, images, kube_options).await,
         Some(Command::Lint { dir }) => {
             let files = match dir {
                 Some(d) => LabFiles::from_dir(&d)?,

@@ -96,6 +96,8 @@ pub enum Mode {
 pub struct Engines {
     pub docker: Option<Arc<dyn Engine>>,
     pub docker_missing: Option<String>,
+    pub kube: Option<Arc<dyn Engine>>,
+    pub kube_missing: Option<String>,
 }
 
 /// Starts the run; the handle yields every step's report once all are done.
@@ -163,7 +165,7 @@ async fn run_lesson(
     let mut reports = Vec::new();
     let mut used_docker = false;
     for (step_index, step) in lesson.steps.iter().enumerate() {
-        if plan.only.is_some_and(|p| p != step.platform) {
+        if !selected(plan.only, lesson, step) {
             continue;
         }
         if plan.target.as_ref().is_some_and(|t| t.step != step.id) {
@@ -177,12 +179,14 @@ async fn run_lesson(
         };
         let started = Instant::now();
         let request = action.and_then(|a| resolve(plan, lesson, step_index, a, checking));
-        let command = step.solution.clone().unwrap_or_else(|| {
+        let command = if checking {
             request
                 .as_ref()
                 .map(command::docker_equivalent)
                 .unwrap_or_default()
-        });
+        } else {
+            step_command(plan, lesson, step_index)
+        };
         let _ = events.send(Event::StepStarted {
             lesson: lesson.id.clone(),
             step: step.id.clone(),
@@ -202,16 +206,19 @@ async fn run_lesson(
             command,
             elapsed_ms: 0,
         };
-        let engine = match (step.platform, &engines.docker) {
-            (Platform::Kubernetes, _) => Err(
-                "the Kubernetes engine is not part of this build yet; nothing was checked"
-                    .to_string(),
-            ),
-            (Platform::Docker, Some(e)) => Ok(e.clone()),
-            (Platform::Docker, None) => Err(engines
-                .docker_missing
-                .clone()
-                .unwrap_or_else(|| "no Docker engine".into())),
+        let engine = match step.platform {
+            Platform::Kubernetes => engines.kube.clone().ok_or_else(|| {
+                engines
+                    .kube_missing
+                    .clone()
+                    .unwrap_or_else(|| "no Kubernetes cluster".into())
+            }),
+            Platform::Docker => engines.docker.clone().ok_or_else(|| {
+                engines
+                    .docker_missing
+                    .clone()
+                    .unwrap_or_else(|| "no Docker engine".into())
+            }),
         };
         match (engine, request) {
             (Err(why), _) => report.reason = Some(why),
@@ -227,7 +234,7 @@ async fn run_lesson(
                 report.reason = Some("interrupted before it started".into());
             }
             (Ok(engine), Some(request)) => {
-                used_docker = true;
+                used_docker |= step.platform == Platform::Docker;
                 let scope = Scope {
                     run_id: plan.run_id.clone(),
                     lesson: lesson.id.clone(),
@@ -294,6 +301,27 @@ fn sink(events: &UnboundedSender<Event>, lesson: &str, step: &str) -> OutputSink
     })
 }
 
+/// Whether `--only` keeps a step. Kubernetes-only runs keep the lesson's Docker builds:
+/// its pods run the images they make.
+pub fn selected(
+    only: Option<Platform>,
+    lesson: &Lesson,
+    step: &crate::lesson::model::Step,
+) -> bool {
+    match only {
+        None => true,
+        Some(p) if p == step.platform => true,
+        Some(Platform::Kubernetes) => {
+            matches!(step.action, Action::Build(_))
+                && lesson
+                    .steps
+                    .iter()
+                    .any(|s| s.platform == Platform::Kubernetes)
+        }
+        Some(_) => false,
+    }
+}
+
 /// What a step does, as the command a learner would type: the step's own `solution`
 /// when it has one, else derived from its resolved action.
 pub fn step_command(plan: &Plan, lesson: &Lesson, index: usize) -> String {
@@ -302,7 +330,21 @@ pub fn step_command(plan: &Plan, lesson: &Lesson, index: usize) -> String {
         return s.clone();
     }
     match &step.action {
-        Action::Apply(a) => command::kubectl_equivalent(a),
+        Action::Apply(a) => {
+            let pod = resolve(plan, lesson, index, &step.action, false)
+                .and_then(|r| match r {
+                    Request::Apply { object, .. } => object["metadata"]["name"].as_str().map(|n| {
+                        if object["kind"] == "Pod" {
+                            n.to_string()
+                        } else {
+                            format!("deploy/{n}")
+                        }
+                    }),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "POD".into());
+            command::kubectl_equivalent(a, &pod)
+        }
         action => resolve(plan, lesson, index, action, false)
             .map(|r| command::docker_equivalent(&r))
             .unwrap_or_default(),
@@ -388,6 +430,35 @@ pub fn resolve(
             image: image(&i.image),
             files: i.files,
         }),
-        Action::Apply(_) => None,
+        Action::Apply(a) => {
+            let text = plan.files.text(&format!("manifests/{}", a.manifest))?;
+            let mut object: serde_json::Value = crate::yaml::parse(text).ok()?;
+            resolve_images(&mut object, &image);
+            Some(Request::Apply {
+                object,
+                exec: a.exec.clone(),
+                port: a.port,
+                path: a.path.clone(),
+            })
+        }
+    }
+}
+
+/// Points every container image of a Pod or a workload's pod template at its resolved
+/// reference.
+fn resolve_images(object: &mut serde_json::Value, image: &dyn Fn(&str) -> String) {
+    let spec = if object["kind"] == "Pod" {
+        &mut object["spec"]
+    } else {
+        &mut object["spec"]["template"]["spec"]
+    };
+    for list in ["containers", "initContainers"] {
+        if let Some(containers) = spec[list].as_array_mut() {
+            for c in containers {
+                if let Some(name) = c["image"].as_str().map(str::to_string) {
+                    c["image"] = serde_json::Value::String(image(&name));
+                }
+            }
+        }
     }
 }

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cleanup::{self, Sweep};
 use crate::cli::{Format, OnlyPlatform, VerifyArgs};
 use crate::engine::docker::DockerEngine;
+use crate::engine::kube::{KubeEngine, KubeOptions};
 use crate::engine::{labels, Engine};
 use crate::images::ImageMap;
 use crate::lesson::model::Action;
@@ -22,16 +23,25 @@ use crate::runner::{self, Engines, Event, Plan};
 /// Exit codes: 0 all passed, 1 a step failed, 2 usage or configuration, 130 interrupted.
 pub const INTERRUPTED: u8 = 130;
 
-pub async fn verify(args: VerifyArgs, files: LabFiles, images: ImageMap) -> Result<u8> {
+pub async fn verify(
+    args: VerifyArgs,
+    files: LabFiles,
+    images: ImageMap,
+    kube_options: KubeOptions,
+) -> Result<u8> {
     let lessons = select(files.lessons()?, &args.lesson)?;
     let only = args.only.map(|o| match o {
         OnlyPlatform::Docker => Platform::Docker,
         OnlyPlatform::Kubernetes => Platform::Kubernetes,
     });
-    let needs_docker = lessons
-        .iter()
-        .flat_map(|l| &l.steps)
-        .any(|s| s.platform == Platform::Docker && only.is_none_or(|p| p == Platform::Docker));
+    let uses = |platform: Platform| {
+        lessons.iter().any(|l| {
+            l.steps
+                .iter()
+                .any(|s| s.platform == platform && runner::selected(only, l, s))
+        })
+    };
+    let (needs_docker, needs_kube) = (uses(Platform::Docker), uses(Platform::Kubernetes));
     let run_id = labels::new_run_id();
     let mut engines = Engines::default();
     let mut docker_for_cleanup = None;
@@ -52,6 +62,28 @@ pub async fn verify(args: VerifyArgs, files: LabFiles, images: ImageMap) -> Resu
         let docker: Arc<DockerEngine> = Arc::new(docker);
         docker_for_cleanup = Some(docker.clone());
         engines.docker = Some(docker);
+    }
+    let mut kube_for_cleanup = None;
+    if needs_kube {
+        match KubeEngine::connect(&kube_options).await {
+            Ok(kube) => {
+                kube.ensure_namespace()
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                let stale = kube.sweep(false).await.unwrap_or_default();
+                if !stale.is_empty() {
+                    crate::console::err(&format!(
+                        "removed {} Kubernetes leftovers of an earlier, killed run\n",
+                        stale.len()
+                    ));
+                }
+                let kube = Arc::new(kube);
+                kube_for_cleanup = Some(kube.clone());
+                engines.kube = Some(kube);
+            }
+            Err(e) if only == Some(Platform::Kubernetes) => return Err(anyhow::anyhow!(e)),
+            Err(e) => engines.kube_missing = Some(format!("{e}; nothing was checked")),
+        }
     }
     let plan = Plan {
         lessons,
@@ -74,6 +106,9 @@ pub async fn verify(args: VerifyArgs, files: LabFiles, images: ImageMap) -> Resu
     signals.abort();
     if let Some(docker) = docker_for_cleanup {
         let _ = docker.end_run(&run_id).await;
+    }
+    if let Some(kube) = kube_for_cleanup {
+        let _ = kube.end_run(&run_id).await;
     }
     let summary = Summary::of(&reports);
     let rendered = match args.format {
@@ -123,9 +158,11 @@ async fn preflight_images(
                 _ => None,
             })
             .collect();
-        for step in lesson.steps.iter().filter(|s| {
-            s.platform == Platform::Docker && only.is_none_or(|p| p == Platform::Docker)
-        }) {
+        for step in lesson
+            .steps
+            .iter()
+            .filter(|s| s.platform == Platform::Docker && runner::selected(only, lesson, s))
+        {
             let names: Vec<&str> = match &step.action {
                 Action::Run(c) | Action::Serve(c) => vec![c.image.as_str()],
                 Action::Build(b) => b.base.as_deref().into_iter().collect(),

@@ -814,6 +814,10 @@ impl super::Engine for DockerEngine {
             Request::InspectImage { image, files } => {
                 self.inspect_image(image, *files, scope, out).await
             }
+            Request::Apply { .. } => Err(EngineError::Refused {
+                what: "a Kubernetes step".into(),
+                message: "the Docker engine does not apply manifests".into(),
+            }),
         }
     }
 

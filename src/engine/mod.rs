@@ -4,6 +4,7 @@
 pub mod docker;
 mod docker_connect;
 mod export;
+pub mod kube;
 pub mod labels;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,15 @@ pub enum Request {
     InspectImage {
         image: String,
         files: bool,
+    },
+    /// A Kubernetes object (Pod or Deployment) with its images resolved.
+    Apply {
+        object: serde_json::Value,
+        /// A command to exec in the running pod.
+        exec: Vec<String>,
+        /// A port to probe over HTTP through port-forward.
+        port: Option<u16>,
+        path: String,
     },
 }
 
@@ -111,6 +121,10 @@ pub enum EngineError {
     Lost { what: String, reason: String },
     #[error("stopped: interrupted")]
     Cancelled,
+    #[error("no Kubernetes cluster is configured (no KUBECONFIG, no ~/.kube/config, not in a cluster): start one (minikube start, kind create cluster) or point KUBECONFIG at one")]
+    NoCluster,
+    #[error("forbidden: {what}. {fix}")]
+    Forbidden { what: String, fix: String },
 }
 
 /// One container engine or cluster. The runner asks it to do resolved work and clean

@@ -206,8 +206,14 @@ pub struct InspectSpec {
 pub struct ApplySpec {
     /// A file in `manifests/`.
     pub manifest: String,
+    /// A command to exec in the running pod.
     #[serde(default)]
     pub exec: Vec<String>,
+    /// A port of the pod to probe over HTTP through port-forward.
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default = "default_path")]
+    pub path: String,
 }
 
 /// One expectation on a step's outcome.

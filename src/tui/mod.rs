@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cleanup::{self, Sweep};
 use crate::engine::docker::DockerEngine;
+use crate::engine::kube::{KubeEngine, KubeOptions};
 use crate::engine::{labels, Engine};
 use crate::images::ImageMap;
 use crate::lesson::LabFiles;
@@ -36,7 +37,7 @@ use theme::Theme;
 /// Frames per second of the spinner and elapsed time while a step runs.
 const TICK: Duration = Duration::from_millis(100);
 
-pub async fn run(files: LabFiles, images: ImageMap) -> Result<u8> {
+pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -> Result<u8> {
     if !std::io::stdout().is_terminal() {
         bail!("the lab needs a terminal; for a headless run use `nonroot-lab verify`");
     }
@@ -107,6 +108,21 @@ pub async fn run(files: LabFiles, images: ImageMap) -> Result<u8> {
         });
     }
 
+    let kube: Arc<OnceCell<Arc<KubeEngine>>> = Arc::new(OnceCell::new());
+    let kube_missing = "no Kubernetes cluster answered (nonroot-lab doctor says why)".to_string();
+    if app.kube_context.is_some() {
+        let (kube, options) = (kube.clone(), kube_options.clone());
+        tokio::spawn(async move {
+            match KubeEngine::connect(&options).await {
+                Ok(engine) => {
+                    let _ = engine.sweep(false).await;
+                    let _ = kube.set(Arc::new(engine));
+                }
+                Err(e) => progress::log(&format!("kubernetes: {e}")),
+            }
+        });
+    }
+
     let cancel = CancellationToken::new();
     let mut runs: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let mut keys = EventStream::new();
@@ -160,6 +176,8 @@ pub async fn run(files: LabFiles, images: ImageMap) -> Result<u8> {
                                         .into(),
                                 ),
                             },
+                            kube: kube.get().map(|k| k.clone() as Arc<dyn Engine>),
+                            kube_missing: Some(kube_missing.clone()),
                         };
                         let (etx, mut erx) = mpsc::unbounded_channel();
                         let handle = runner::spawn(plan, engines, cancel.child_token(), etx);
@@ -184,6 +202,9 @@ pub async fn run(files: LabFiles, images: ImageMap) -> Result<u8> {
         let _ = tokio::time::timeout(Duration::from_secs(30), run).await;
     }
     if let Some(engine) = docker.get() {
+        let _ = tokio::time::timeout(Duration::from_secs(60), engine.end_run(&run_id)).await;
+    }
+    if let Some(engine) = kube.get() {
         let _ = tokio::time::timeout(Duration::from_secs(60), engine.end_run(&run_id)).await;
     }
     let _ = app.progress.save();
