@@ -201,27 +201,44 @@ impl KubeEngine {
             Stream::Progress,
             &format!("applying {kind}/{name} in namespace {}", self.namespace),
         );
-        match kind.as_str() {
-            "Pod" => {
-                timed(
+        // A namespace made a moment ago has no service-account token yet, and the API
+        // server refuses pods until it has ("retry after the token is automatically
+        // created"): retry for a while on exactly that answer.
+        let mut tries = 0;
+        loop {
+            let applied = match kind.as_str() {
+                "Pod" => timed(
                     &format!("applying pod {name}"),
                     self.pods().patch(&name, &pp, &Patch::Apply(&object)),
                 )
-                .await?;
-            }
-            "Deployment" => {
-                let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.namespace);
-                timed(
-                    &format!("applying deployment {name}"),
-                    api.patch(&name, &pp, &Patch::Apply(&object)),
-                )
-                .await?;
-            }
-            other => {
-                return Err(refused(
-                    "applying a manifest",
-                    &format!("kind `{other}` is not one the lab applies (Pod, Deployment)"),
-                ))
+                .await
+                .map(|_| ()),
+                "Deployment" => {
+                    let api: Api<Deployment> =
+                        Api::namespaced(self.client.clone(), &self.namespace);
+                    timed(
+                        &format!("applying deployment {name}"),
+                        api.patch(&name, &pp, &Patch::Apply(&object)),
+                    )
+                    .await
+                    .map(|_| ())
+                }
+                other => {
+                    return Err(refused(
+                        "applying a manifest",
+                        &format!("kind `{other}` is not one the lab applies (Pod, Deployment)"),
+                    ))
+                }
+            };
+            match applied {
+                Err(EngineError::Refused { message, .. })
+                    if message.contains("retry after the token is automatically created")
+                        && tries < 50 =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                other => break other?,
             }
         }
         let selector = format!(

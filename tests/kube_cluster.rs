@@ -1,0 +1,336 @@
+//! Kubernetes, on a real cluster (../shared/k8s-local/up.sh in CI): every Kubernetes
+//! step through `verify`, the failures a learner meets, instructor namespaces, and the
+//! Docker side leaving the kubelet's containers alone.
+
+mod common;
+use common::*;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nonroot_lab::engine::kube::{KubeEngine, KubeOptions};
+
+/// The cluster, or `None` after saying why the test is skipped; under `CI=true` a
+/// missing cluster is a failure.
+async fn cluster_or_skip() -> Option<KubeEngine> {
+    let options = KubeOptions {
+        namespace: Some("nonroot-lab-tests".into()),
+        ..Default::default()
+    };
+    match KubeEngine::connect(&options).await {
+        Ok(k) => Some(k),
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but no cluster: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipped: no cluster ({e})");
+            None
+        }
+    }
+}
+
+fn kube_steps() -> usize {
+    let files = nonroot_lab::lesson::LabFiles::embedded();
+    files
+        .lessons()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            l.steps
+                .iter()
+                .filter(|s| {
+                    nonroot_lab::runner::selected(
+                        Some(nonroot_lab::lesson::Platform::Kubernetes),
+                        l,
+                        s,
+                    )
+                })
+                .count()
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn verify_passes_every_kubernetes_step() {
+    if cluster_or_skip().await.is_none() {
+        return;
+    }
+    let out = run(&[
+        "--namespace",
+        "nonroot-lab-verify",
+        "verify",
+        "--only",
+        "kubernetes",
+        "--format",
+        "json",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        json["summary"]["passed"].as_u64().unwrap() as usize,
+        kube_steps(),
+        "{stdout}"
+    );
+    let refused = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "named-user-refused")
+        .unwrap();
+    let actual = refused["checks"][0]["actual"].as_str().unwrap();
+    assert!(
+        actual.contains("container has runAsNonRoot and image has non-numeric user"),
+        "{actual}"
+    );
+    let pod1 = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "pod-runs-as-4242")
+        .unwrap();
+    assert_eq!(
+        pod1["checks"][0]["actual"],
+        "uid=4242 gid=3000 groups=3000,2000"
+    );
+    // Nothing of the run is left in the namespace.
+    let pods = Command::new("kubectl")
+        .args([
+            "get",
+            "pods",
+            "-n",
+            "nonroot-lab-verify",
+            "-l",
+            "nonroot-lab",
+            "-o",
+            "name",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        pods.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&pods.stdout)
+    );
+}
+
+#[tokio::test]
+async fn an_image_the_node_lacks_is_surfaced_with_the_fix() {
+    if cluster_or_skip().await.is_none() {
+        return;
+    }
+    let lab = repo().join("tests/fixtures/kube-bad-lab");
+    let out = run(&[
+        "--lessons",
+        lab.to_str().unwrap(),
+        "--namespace",
+        "nonroot-lab-badimage",
+        "verify",
+        "--lesson",
+        "01",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("FAIL  01-kube-bad/missing-image"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ErrImageNeverPull"), "{stdout}");
+    assert!(
+        stdout.contains("kind load docker-image"),
+        "the fix is named: {stdout}"
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_while_waiting_for_a_pod_deletes_it() {
+    if cluster_or_skip().await.is_none() {
+        return;
+    }
+    let lab = repo().join("tests/fixtures/kube-bad-lab");
+    let child = bin()
+        .args([
+            "--lessons",
+            lab.to_str().unwrap(),
+            "--namespace",
+            "nonroot-lab-pending",
+            "verify",
+            "--lesson",
+            "02",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = Command::new("kubectl")
+            .args([
+                "get",
+                "pod",
+                "never-scheduled",
+                "-n",
+                "nonroot-lab-pending",
+                "-o",
+                "name",
+            ])
+            .output()
+            .unwrap();
+        if out.status.success() && !out.stdout.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the pod was never created");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{stdout}{stderr}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = Command::new("kubectl")
+            .args(["get", "pods", "-n", "nonroot-lab-pending", "-o", "name"])
+            .output()
+            .unwrap();
+        if out.stdout.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the pod outlived the run: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[tokio::test]
+async fn two_attendees_run_side_by_side_in_their_own_namespaces() {
+    if cluster_or_skip().await.is_none() {
+        return;
+    }
+    let spawn = |who: &str| {
+        bin()
+            .args([
+                "--attendee",
+                who,
+                "verify",
+                "--only",
+                "kubernetes",
+                "--lesson",
+                "01",
+                "--lesson",
+                "03",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("ada"), spawn("bob"));
+    for (who, child) in [("ada", a), ("bob", b)] {
+        let out = child.wait_with_output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{who}: {stdout}{stderr}");
+        assert!(stdout.contains("2 passed, 0 failed"), "{who}: {stdout}");
+    }
+    for ns in ["nonroot-lab-ada", "nonroot-lab-bob"] {
+        let out = Command::new("kubectl")
+            .args(["get", "namespace", ns, "-o", "name"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{ns} was created");
+    }
+}
+
+#[tokio::test]
+async fn docker_cleanup_leaves_the_kubelets_containers_alone() {
+    let Some(kube) = cluster_or_skip().await else {
+        return;
+    };
+    let Some(docker) = docker_or_skip().await else {
+        return;
+    };
+    use nonroot_lab::engine::{Engine, OutputSink, Request, Scope};
+    let run_id = format!("kubelet{}", std::process::id());
+    let scope = Scope {
+        run_id: run_id.clone(),
+        lesson: "tests".into(),
+        step: "kubelet-owned".into(),
+    };
+    let object = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("kubelet-owned-{}", std::process::id())},
+        "spec": {"dnsPolicy": "Default", "containers": [{
+            "name": "main", "image": base_image(), "imagePullPolicy": "IfNotPresent", "command": ["sleep", "3600"]
+        }]}
+    });
+    let quiet: OutputSink = std::sync::Arc::new(|_, _| {});
+    let request = Request::Apply {
+        object,
+        exec: vec!["true".into()],
+        port: None,
+        path: "/".into(),
+    };
+    let outcome = kube
+        .perform(&request, &scope, &quiet)
+        .await
+        .expect("pod runs");
+    assert_eq!(outcome.exit_code, Some(0));
+    let filter = format!("label=nonroot-lab.run={run_id}");
+    let before = labelled_containers(&filter);
+    assert!(
+        !before.is_empty(),
+        "the dockershim copied the pod's labels onto its containers"
+    );
+    let removed = docker
+        .remove_labelled_containers(&[format!("nonroot-lab.run={run_id}")], |_| false)
+        .await
+        .unwrap();
+    assert!(removed.is_empty(), "{removed:?}");
+    assert_eq!(
+        labelled_containers(&filter).len(),
+        before.len(),
+        "the kubelet's containers are still there"
+    );
+    kube.end_run(&run_id).await.unwrap();
+}
+
+#[test]
+fn no_kubeconfig_is_one_line_and_exit_2() {
+    let out = bin()
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .args(["verify", "--only", "kubernetes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no Kubernetes cluster is configured"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_context_whose_server_does_not_answer_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\nclusters:\n- name: gone\n  cluster:\n    server: https://127.0.0.1:1\n    insecure-skip-tls-verify: true\ncontexts:\n- name: gone\n  context:\n    cluster: gone\n    user: u\nusers:\n- name: u\n  user:\n    token: x\n",
+    )
+    .unwrap();
+    let out = bin()
+        .env("KUBECONFIG", &config)
+        .args(["verify", "--only", "kubernetes"])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("context `gone`"), "{stderr}");
+}
