@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::engine::docker::DockerEngine;
+use crate::engine::kube::{KubeEngine, KubeOptions};
 use crate::engine::{Engine, Request, Scope};
 use crate::images::ImageMap;
 use crate::lesson::model::ContainerSpec;
@@ -37,7 +38,7 @@ fn finding(check: &str, level: Level, detail: String, fix: Option<String>) -> Fi
     }
 }
 
-pub async fn run(images: &ImageMap, run_id: &str) -> Vec<Finding> {
+pub async fn run(images: &ImageMap, run_id: &str, kube: &KubeOptions) -> Vec<Finding> {
     let mut out = Vec::new();
     let docker = match DockerEngine::connect().await {
         Ok(d) => d,
@@ -48,7 +49,7 @@ pub async fn run(images: &ImageMap, run_id: &str) -> Vec<Finding> {
                 e.to_string(),
                 Some("sudo systemctl start docker   # or: export DOCKER_HOST=unix:///run/user/$UID/docker.sock".into()),
             ));
-            out.extend(kubernetes());
+            out.extend(kubernetes(kube, images).await);
             return out;
         }
     };
@@ -121,7 +122,7 @@ pub async fn run(images: &ImageMap, run_id: &str) -> Vec<Finding> {
         }
     }
     out.push(port_floor(&docker, images, run_id, &missing).await);
-    out.extend(kubernetes());
+    out.extend(kubernetes(kube, images).await);
     out
 }
 
@@ -209,9 +210,122 @@ pub fn kube_context() -> Option<String> {
         .filter(|c| !c.is_empty())
 }
 
-/// Whether a Kubernetes context is configured (the cluster itself is checked by the
-/// Kubernetes engine).
-fn kubernetes() -> Vec<Finding> {
+/// The cluster: context, server version, runtime, namespace, what the lab may do there,
+/// and which lab images the node can run without pulling.
+async fn kubernetes(options: &KubeOptions, images: &ImageMap) -> Vec<Finding> {
+    let mut out = kubeconfig();
+    if out.iter().any(|f| f.level != Level::Ok) {
+        return out;
+    }
+    let kube = match KubeEngine::connect(options).await {
+        Ok(k) => k,
+        Err(e) => {
+            out.push(finding(
+                "kubernetes cluster",
+                Level::Fail,
+                e.to_string(),
+                Some("kubectl cluster-info   # check the context and the credentials".into()),
+            ));
+            return out;
+        }
+    };
+    let facts = kube.facts().await;
+    let runtime = facts
+        .runtimes
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "unknown".into());
+    out.push(finding(
+        "kubernetes cluster",
+        Level::Ok,
+        format!(
+            "server {} (context `{}`), node runtime {runtime}",
+            facts.server_version, facts.context
+        ),
+        None,
+    ));
+    let psa = if kube.server >= (1, 23) {
+        "Pod Security Admission available (1.23+)".to_string()
+    } else {
+        format!(
+            "server {} has no Pod Security Admission (1.23+): steps that need it are skipped",
+            facts.server_version
+        )
+    };
+    out.push(finding("pod security admission", Level::Info, psa, None));
+    out.push(if facts.namespace_exists {
+        finding(
+            "kubernetes namespace",
+            Level::Ok,
+            format!("`{}` exists", facts.namespace),
+            None,
+        )
+    } else {
+        finding(
+            "kubernetes namespace",
+            Level::Info,
+            format!(
+                "`{}` does not exist yet; the lab creates it if it may",
+                facts.namespace
+            ),
+            Some(format!("kubectl create namespace {}", facts.namespace)),
+        )
+    });
+    let mut lacking = Vec::new();
+    for (verb, resource) in [
+        ("create", "pods"),
+        ("delete", "pods"),
+        ("create", "pods/exec"),
+        ("create", "pods/portforward"),
+        ("watch", "pods"),
+        ("list", "events"),
+        ("create", "deployments"),
+    ] {
+        match kube.can(verb, resource).await {
+            Ok(true) => {}
+            Ok(false) => lacking.push(format!("cannot {verb} {resource}")),
+            Err(e) => lacking.push(format!("{verb} {resource}: {e}")),
+        }
+    }
+    out.push(if lacking.is_empty() {
+        finding("kubernetes permissions", Level::Ok, format!("the lab may do all it needs in `{}`", facts.namespace), None)
+    } else {
+        finding(
+            "kubernetes permissions",
+            Level::Fail,
+            format!("in namespace {}: {}", facts.namespace, lacking.join(", ")),
+            Some("ask for a Role granting these in the namespace (or use --namespace NAME of one you may use)".into()),
+        )
+    });
+    for (name, reference) in images.iter() {
+        let visible = facts.node_images.iter().any(|n| {
+            n == reference
+                || n.ends_with(&format!("/{reference}"))
+                || n == &format!("docker.io/library/{reference}")
+        });
+        out.push(if visible {
+            finding(
+                &format!("cluster image {name}"),
+                Level::Ok,
+                format!("{reference} is on the node"),
+                None,
+            )
+        } else {
+            finding(
+                &format!("cluster image {name}"),
+                Level::Warn,
+                format!("{reference} is not on the node; pods using it must pull it"),
+                Some(format!(
+                    "minikube image load {reference}   # or: kind load docker-image {reference}"
+                )),
+            )
+        });
+    }
+    out
+}
+
+/// Whether a kubeconfig with a current context is there.
+fn kubeconfig() -> Vec<Finding> {
     let path = std::env::var_os("KUBECONFIG")
         .map(|k| {
             std::path::PathBuf::from(

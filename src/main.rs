@@ -84,7 +84,7 @@ async fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Some(Command::Doctor { format }) => {
-            let findings = doctor::run(&images, &engine::labels::new_run_id()).await;
+            let findings = doctor::run(&images, &engine::labels::new_run_id(), &kube_options).await;
             match format {
                 DoctorFormat::Human => console::out(&doctor::render_human(&findings)),
                 DoctorFormat::Json => {

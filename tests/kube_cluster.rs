@@ -334,3 +334,146 @@ fn a_context_whose_server_does_not_answer_is_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("context `gone`"), "{stderr}");
 }
+
+fn kubectl(args: &[&str]) -> String {
+    let out = Command::new("kubectl")
+        .args(args)
+        .output()
+        .expect("kubectl");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// A kubeconfig for a ServiceAccount whose Role lacks `pods/exec`, in its own namespace.
+fn kubeconfig_without_exec(ns: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let manifest = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: lab-noexec, namespace: {ns}}}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: lab-noexec, namespace: {ns}}}\nrules:\n- apiGroups: [\"\"]\n  resources: [pods, pods/log, events, namespaces]\n  verbs: [get, list, watch, create, delete, patch]\n- apiGroups: [apps]\n  resources: [deployments]\n  verbs: [get, list, watch, create, delete, patch]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: lab-noexec, namespace: {ns}}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: lab-noexec}}\nsubjects:\n- {{kind: ServiceAccount, name: lab-noexec, namespace: {ns}}}\n"
+    );
+    let file = dir.join("rbac.yaml");
+    std::fs::write(&file, manifest).unwrap();
+    kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    // Kubernetes 1.20 makes a token Secret for each ServiceAccount, shortly after it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let secret = loop {
+        let name = kubectl(&[
+            "get",
+            "sa",
+            "lab-noexec",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.secrets[0].name}",
+        ]);
+        if !name.is_empty() {
+            break name;
+        }
+        assert!(Instant::now() < deadline, "no token for the ServiceAccount");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let token_b64 = kubectl(&[
+        "get",
+        "secret",
+        &secret,
+        "-n",
+        ns,
+        "-o",
+        "jsonpath={.data.token}",
+    ]);
+    let token = String::from_utf8(
+        Command::new("base64")
+            .arg("-d")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(token_b64.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let server = kubectl(&[
+        "config",
+        "view",
+        "--raw",
+        "--minify",
+        "-o",
+        "jsonpath={.clusters[0].cluster.server}",
+    ]);
+    let mut ca = kubectl(&[
+        "config",
+        "view",
+        "--raw",
+        "--minify",
+        "-o",
+        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+    ]);
+    if ca.is_empty() {
+        let path = kubectl(&[
+            "config",
+            "view",
+            "--raw",
+            "--minify",
+            "-o",
+            "jsonpath={.clusters[0].cluster.certificate-authority}",
+        ]);
+        let out = Command::new("base64")
+            .args(["-w0", &path])
+            .output()
+            .unwrap();
+        ca = String::from_utf8_lossy(&out.stdout).to_string();
+    }
+    let config = dir.join("kubeconfig");
+    std::fs::write(
+        &config,
+        format!("apiVersion: v1\nkind: Config\ncurrent-context: noexec\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\ncontexts:\n- name: noexec\n  context: {{cluster: c, user: u, namespace: {ns}}}\nusers:\n- name: u\n  user:\n    token: {token}\n"),
+    )
+    .unwrap();
+    config
+}
+
+#[tokio::test]
+async fn rbac_without_pods_exec_names_what_it_lacks() {
+    if cluster_or_skip().await.is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ns = "nonroot-lab-rbac";
+    let config = kubeconfig_without_exec(ns, dir.path());
+    let out = bin()
+        .env("KUBECONFIG", &config)
+        .args([
+            "--namespace",
+            ns,
+            "verify",
+            "--only",
+            "kubernetes",
+            "--lesson",
+            "01",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("cannot create pods/exec in namespace {ns}")),
+        "{stdout}{stderr}"
+    );
+    let out = bin()
+        .env("KUBECONFIG", &config)
+        .args(["--namespace", ns, "doctor"])
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("cannot create pods/exec"), "{stdout}");
+    assert!(
+        !stdout.contains("cannot create pods,"),
+        "it may create pods: {stdout}"
+    );
+}

@@ -137,6 +137,27 @@ impl KubeEngine {
         }
     }
 
+    /// Whether the lab's user may do `verb` on `resource` (`pods/exec` style) in the
+    /// lab's namespace, as the API server's own access review answers.
+    pub async fn can(&self, verb: &str, resource: &str) -> Result<bool, EngineError> {
+        use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
+        let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
+        let review: SelfSubjectAccessReview = serde_json::from_value(json!({
+            "spec": {"resourceAttributes": {
+                "namespace": self.namespace, "verb": verb, "resource": resource,
+                "subresource": subresource, "group": if resource == "deployments" { "apps" } else { "" }
+            }}
+        }))
+        .map_err(|e| refused("building an access review", &e.to_string()))?;
+        let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
+        let answer = timed(
+            "asking the API server what the lab may do",
+            api.create(&PostParams::default(), &review),
+        )
+        .await?;
+        Ok(answer.status.is_some_and(|s| s.allowed))
+    }
+
     pub async fn facts(&self) -> ClusterFacts {
         let nodes: Api<Node> = Api::all(self.client.clone());
         let list = timed("listing nodes", nodes.list(&ListParams::default()))
@@ -391,11 +412,29 @@ impl KubeEngine {
             .stdin(false)
             .stdout(true)
             .stderr(true);
-        let mut process = timed(
+        let mut process = match timed(
             "starting an exec",
             self.pods().exec(pod, argv.to_vec(), &ap),
         )
-        .await?;
+        .await
+        {
+            Err(
+                EngineError::Forbidden { what: reason, .. }
+                | EngineError::Lost { reason, .. }
+                | EngineError::Refused {
+                    message: reason, ..
+                },
+            ) if reason.contains("403") || reason.contains("orbidden") => {
+                return Err(EngineError::Forbidden {
+                    what: format!(
+                        "cannot create pods/exec in namespace {} (the API server said: {reason})",
+                        self.namespace
+                    ),
+                    fix: "ask for a Role with `create` on `pods/exec` in this namespace".into(),
+                })
+            }
+            other => other?,
+        };
         let mut stdout = process
             .stdout()
             .ok_or_else(|| lost("an exec", "no stdout"))?;
