@@ -188,21 +188,21 @@ async fn port_floor(
     }
 }
 
+/// The kubeconfig file kubectl would read first.
+fn kubeconfig_path() -> Option<std::path::PathBuf> {
+    match std::env::var_os("KUBECONFIG").filter(|k| !k.is_empty()) {
+        Some(k) => k
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .map(std::path::PathBuf::from),
+        None => std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".kube/config")),
+    }
+}
+
 /// The current context of the kubeconfig kubectl would use, if any.
 pub fn kube_context() -> Option<String> {
-    let path = std::env::var_os("KUBECONFIG")
-        .map(|k| {
-            std::path::PathBuf::from(
-                k.to_string_lossy()
-                    .split(':')
-                    .next()
-                    .unwrap_or("")
-                    .to_string(),
-            )
-        })
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".kube/config"))
-        })?;
+    let path = kubeconfig_path()?;
     let text = std::fs::read_to_string(path).ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix("current-context:"))
@@ -326,19 +326,7 @@ async fn kubernetes(options: &KubeOptions, images: &ImageMap) -> Vec<Finding> {
 
 /// Whether a kubeconfig with a current context is there.
 fn kubeconfig() -> Vec<Finding> {
-    let path = std::env::var_os("KUBECONFIG")
-        .map(|k| {
-            std::path::PathBuf::from(
-                k.to_string_lossy()
-                    .split(':')
-                    .next()
-                    .unwrap_or("")
-                    .to_string(),
-            )
-        })
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".kube/config"))
-        });
+    let path = kubeconfig_path();
     let Some(path) = path.filter(|p| p.is_file()) else {
         return vec![finding(
             "kubernetes context",
@@ -351,13 +339,7 @@ fn kubeconfig() -> Vec<Finding> {
             ),
         )];
     };
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let context = text
-        .lines()
-        .find_map(|l| l.strip_prefix("current-context:"))
-        .map(|c| c.trim().trim_matches('"').to_string())
-        .filter(|c| !c.is_empty());
-    vec![match context {
+    vec![match kube_context() {
         Some(c) => finding(
             "kubernetes context",
             Level::Ok,

@@ -941,13 +941,7 @@ fn classify(what: &str, e: BollardError) -> EngineError {
 }
 
 fn short(e: &BollardError) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    text
+    super::error_chain(e)
 }
 
 #[cfg(test)]

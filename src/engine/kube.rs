@@ -751,13 +751,7 @@ fn lost(what: &str, reason: &str) -> EngineError {
 }
 
 fn short(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    text
+    super::error_chain(e)
 }
 
 #[cfg(test)]

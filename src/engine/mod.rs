@@ -127,6 +127,18 @@ pub enum EngineError {
     Forbidden { what: String, fix: String },
 }
 
+/// An error with its chain of causes, on one line: bollard's and kube's errors keep
+/// the useful part (connection refused, no such host) in their sources.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
 /// One container engine or cluster. The runner asks it to do resolved work and clean
 /// up after a step; it never says how.
 #[async_trait::async_trait]
