@@ -106,6 +106,7 @@ pub fn docker_equivalent(request: &Request) -> String {
             exec,
             port,
             path,
+            ..
         } => {
             let kind = object["kind"].as_str().unwrap_or("pod").to_lowercase();
             let name = object["metadata"]["name"].as_str().unwrap_or("NAME");

@@ -439,6 +439,7 @@ pub fn resolve(
                 exec: a.exec.clone(),
                 port: a.port,
                 path: a.path.clone(),
+                ready_timeout: a.ready_timeout,
             })
         }
     }

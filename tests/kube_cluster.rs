@@ -274,6 +274,7 @@ async fn docker_cleanup_leaves_the_kubelets_containers_alone() {
         exec: vec!["true".into()],
         port: None,
         path: "/".into(),
+        ready_timeout: 90,
     };
     let outcome = kube
         .perform(&request, &scope, &quiet)
@@ -476,4 +477,125 @@ async fn rbac_without_pods_exec_names_what_it_lacks() {
         !stdout.contains("cannot create pods,"),
         "it may create pods: {stdout}"
     );
+}
+
+#[tokio::test]
+async fn a_pod_that_never_runs_times_out_quoting_its_events() {
+    if cluster_or_skip().await.is_none() {
+        return;
+    }
+    let lab = repo().join("tests/fixtures/kube-bad-lab");
+    let out = run(&[
+        "--lessons",
+        lab.to_str().unwrap(),
+        "--namespace",
+        "nonroot-lab-timeout",
+        "verify",
+        "--lesson",
+        "03",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("ERROR 03-kube-timeout/never-ready"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("did not finish within 3 s"), "{stdout}");
+    assert!(
+        stdout.contains("FailedScheduling"),
+        "the last events are quoted: {stdout}"
+    );
+}
+
+#[tokio::test]
+async fn a_killed_runs_pods_go_at_the_next_start() {
+    if cluster_or_skip().await.is_none() {
+        return;
+    }
+    let lab = repo().join("tests/fixtures/kube-bad-lab");
+    let ns = "nonroot-lab-killed";
+    let mut child = bin()
+        .args([
+            "--lessons",
+            lab.to_str().unwrap(),
+            "--namespace",
+            ns,
+            "verify",
+            "--lesson",
+            "02",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = Command::new("kubectl")
+            .args(["get", "pod", "never-scheduled", "-n", ns, "-o", "name"])
+            .output()
+            .unwrap();
+        if out.status.success() && !out.stdout.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the pod was never created");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    let _ = child.wait();
+    assert!(
+        !kubectl(&["get", "pods", "-n", ns, "-o", "name"]).is_empty(),
+        "SIGKILL leaves the pod"
+    );
+    let out = run(&[
+        "--lessons",
+        lab.to_str().unwrap(),
+        "--namespace",
+        ns,
+        "verify",
+        "--lesson",
+        "03",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(
+        stderr.contains("Kubernetes leftovers of an earlier, killed run"),
+        "{stdout}{stderr}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !kubectl(&["get", "pods", "-n", ns, "-o", "name"]).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the leftover pod was not removed"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[tokio::test]
+async fn a_namespace_that_may_not_be_created_is_one_clear_error() {
+    if cluster_or_skip().await.is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = kubeconfig_without_exec("nonroot-lab-rbac2", dir.path());
+    let out = bin()
+        .env("KUBECONFIG", &config)
+        .args([
+            "--namespace",
+            "nonroot-lab-not-allowed",
+            "verify",
+            "--only",
+            "kubernetes",
+            "--lesson",
+            "01",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("namespace"), "{stderr}");
+    assert!(
+        stderr.contains("kubectl create namespace nonroot-lab-not-allowed"),
+        "the fix names the command: {stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }

@@ -118,22 +118,36 @@ impl KubeEngine {
     /// Creates the lab's namespace when it is missing (and may be created).
     pub async fn ensure_namespace(&self) -> Result<(), EngineError> {
         let api: Api<Namespace> = Api::all(self.client.clone());
-        match timed("reading the namespace", api.get_opt(&self.namespace)).await? {
-            Some(_) => Ok(()),
-            None => {
-                let ns: Namespace = serde_json::from_value(json!({
-                    "metadata": {"name": self.namespace, "labels": {labels::LAB: "true"}}
-                }))
-                .map_err(|e| refused("building a namespace", &e.to_string()))?;
-                match timed("creating the namespace", api.create(&PostParams::default(), &ns)).await {
-                    Ok(_) => Ok(()),
-                    Err(EngineError::Refused { message, .. }) if message.contains("forbidden") => Err(EngineError::Forbidden {
-                        what: format!("cannot create namespaces (for `{}`)", self.namespace),
-                        fix: format!("ask for the namespace to be made, or run with --namespace NAME of one you may use: kubectl create namespace {}", self.namespace),
-                    }),
-                    Err(e) => Err(e),
-                }
-            }
+        let exists = match timed("reading the namespace", api.get_opt(&self.namespace)).await {
+            Ok(found) => found.is_some(),
+            // An attendee's Role rarely reads cluster-wide namespaces; whether it may list
+            // pods in this one tells whether the namespace is there for it.
+            Err(EngineError::Forbidden { .. }) => timed(
+                "listing pods",
+                self.pods().list(&ListParams::default().limit(1)),
+            )
+            .await
+            .is_ok(),
+            Err(e) => return Err(e),
+        };
+        if exists {
+            return Ok(());
+        }
+        let ns: Namespace = serde_json::from_value(json!({
+            "metadata": {"name": self.namespace, "labels": {labels::LAB: "true"}}
+        }))
+        .map_err(|e| refused("building a namespace", &e.to_string()))?;
+        match timed("creating the namespace", api.create(&PostParams::default(), &ns)).await {
+            Ok(_) => Ok(()),
+            Err(EngineError::Refused { message, .. }) if message.contains("already exists") => Ok(()),
+            Err(EngineError::Forbidden { .. }) => Err(EngineError::Forbidden {
+                what: format!("cannot create namespaces, and `{}` is not there for you", self.namespace),
+                fix: format!(
+                    "ask for it (kubectl create namespace {}), or use --namespace NAME of one you may use",
+                    self.namespace
+                ),
+            }),
+            Err(e) => Err(e),
         }
     }
 
@@ -192,12 +206,24 @@ impl KubeEngine {
     async fn apply(
         &self,
         object: &Value,
-        exec: &[String],
-        port: Option<u16>,
-        path: &str,
+        request: &Request,
         scope: &Scope,
         out: &OutputSink,
     ) -> Result<Outcome, EngineError> {
+        let Request::Apply {
+            exec,
+            port,
+            path,
+            ready_timeout,
+            ..
+        } = request
+        else {
+            return Err(refused(
+                "a Docker action",
+                "the Kubernetes engine only applies manifests",
+            ));
+        };
+        let (port, ready_timeout) = (*port, *ready_timeout);
         self.ensure_namespace().await?;
         let mut object = object.clone();
         let kind = object["kind"].as_str().unwrap_or("").to_string();
@@ -271,7 +297,7 @@ impl KubeEngine {
         );
         let mut outcome = Outcome::default();
         let pod = match self
-            .wait_for_pod(&selector, Duration::from_secs(90), out)
+            .wait_for_pod(&selector, Duration::from_secs(ready_timeout), out)
             .await?
         {
             PodState::Running(pod) => pod,
@@ -674,12 +700,7 @@ impl super::Engine for KubeEngine {
         out: &OutputSink,
     ) -> Result<Outcome, EngineError> {
         match request {
-            Request::Apply {
-                object,
-                exec,
-                port,
-                path,
-            } => self.apply(object, exec, *port, path, scope, out).await,
+            Request::Apply { object, .. } => self.apply(object, request, scope, out).await,
             _ => Err(refused(
                 "a Docker action",
                 "the Kubernetes engine only applies manifests",

@@ -47,6 +47,8 @@ pub enum Request {
         /// A port to probe over HTTP through port-forward.
         port: Option<u16>,
         path: String,
+        /// Seconds to wait for the pod.
+        ready_timeout: u64,
     },
 }
 

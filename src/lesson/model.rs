@@ -214,6 +214,13 @@ pub struct ApplySpec {
     pub port: Option<u16>,
     #[serde(default = "default_path")]
     pub path: String,
+    /// Seconds to wait for the pod to run (or to be refused) before giving up.
+    #[serde(default = "default_pod_ready")]
+    pub ready_timeout: u64,
+}
+
+fn default_pod_ready() -> u64 {
+    90
 }
 
 /// One expectation on a step's outcome.
