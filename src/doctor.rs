@@ -244,7 +244,7 @@ async fn kubernetes(options: &KubeOptions, images: &ImageMap) -> Vec<Finding> {
         ),
         None,
     ));
-    let psa = if kube.server >= (1, 23) {
+    let psa = if kube.has_pod_security_admission() {
         "Pod Security Admission available (1.23+)".to_string()
     } else {
         format!(

@@ -89,12 +89,6 @@ impl KubeEngine {
         };
         let default_ns = config.default_namespace.clone();
         let client = Client::try_from(config).map_err(|e| unreachable(e.to_string()))?;
-        let info = tokio::time::timeout(Duration::from_secs(10), client.apiserver_version())
-            .await
-            .map_err(|_| unreachable(format!("context `{context}`: no answer within 10 s")))?
-            .map_err(|e| unreachable(format!("context `{context}`: {}", short(&e))))?;
-        let minor = info.minor.trim_end_matches('+').parse().unwrap_or(0);
-        let major = info.major.parse().unwrap_or(1);
         let namespace = options.namespace.clone().unwrap_or_else(|| {
             if default_ns == "default" {
                 "nonroot-lab".into()
@@ -102,13 +96,45 @@ impl KubeEngine {
                 default_ns
             }
         });
+        KubeEngine::from_client(client, &context, &namespace).await
+    }
+
+    /// Reads the server version once through an existing client (a real one, or an
+    /// API double in tests).
+    pub async fn from_client(
+        client: Client,
+        context: &str,
+        namespace: &str,
+    ) -> Result<KubeEngine, EngineError> {
+        let unreachable = |reason: String| EngineError::Unreachable {
+            host: "the Kubernetes API server".into(),
+            reason,
+        };
+        let info = match tokio::time::timeout(Duration::from_secs(10), client.apiserver_version()).await {
+            Err(_) => return Err(unreachable(format!("context `{context}`: no answer within 10 s"))),
+            Ok(Err(kube::Error::Api(status))) if status.code == 401 => {
+                return Err(unreachable(format!(
+                    "context `{context}`: the credentials were refused ({}); log in again or refresh the kubeconfig",
+                    status.message
+                )))
+            }
+            Ok(Err(e)) => return Err(unreachable(format!("context `{context}`: {}", short(&e)))),
+            Ok(Ok(info)) => info,
+        };
+        let minor = info.minor.trim_end_matches('+').parse().unwrap_or(0);
+        let major = info.major.parse().unwrap_or(1);
         Ok(KubeEngine {
             client,
-            namespace,
-            context,
+            namespace: namespace.to_string(),
+            context: context.to_string(),
             server_version: info.git_version,
             server: (major, minor),
         })
+    }
+
+    /// Pod Security Admission (and its warnings on apply) exists from Kubernetes 1.23.
+    pub fn has_pod_security_admission(&self) -> bool {
+        self.server >= (1, 23)
     }
 
     fn pods(&self) -> Api<Pod> {
@@ -774,6 +800,10 @@ fn lost(what: &str, reason: &str) -> EngineError {
 fn short(e: &dyn std::error::Error) -> String {
     super::error_chain(e)
 }
+
+#[cfg(test)]
+#[path = "kube_mock_tests.rs"]
+mod mock_tests;
 
 #[cfg(test)]
 mod tests {
