@@ -233,6 +233,9 @@ async fn run_lesson(
             (Ok(_), Some(_)) if cancel.is_cancelled() => {
                 report.reason = Some("interrupted before it started".into());
             }
+            (Ok(engine), Some(_)) if too_old(step, engine.server_version()).is_some() => {
+                report.reason = too_old(step, engine.server_version());
+            }
             (Ok(engine), Some(request)) => {
                 used_docker |= step.platform == Platform::Docker;
                 let scope = Scope {
@@ -298,6 +301,17 @@ fn sink(events: &UnboundedSender<Event>, lesson: &str, step: &str) -> OutputSink
             stream,
             line: line.to_string(),
         });
+    })
+}
+
+/// Why a step cannot run on this server, when it needs a newer one.
+fn too_old(step: &crate::lesson::model::Step, server: Option<(u32, u32)>) -> Option<String> {
+    let wanted = step.min_server.as_deref()?;
+    let (major, minor) = wanted.split_once('.')?;
+    let wanted_v = (major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?);
+    let (have_major, have_minor) = server?;
+    ((have_major, have_minor) < wanted_v).then(|| {
+        format!("needs Kubernetes {wanted} or newer; this server is {have_major}.{have_minor}, so nothing was checked")
     })
 }
 
@@ -440,6 +454,7 @@ pub fn resolve(
                 port: a.port,
                 path: a.path.clone(),
                 ready_timeout: a.ready_timeout,
+                namespace_labels: a.namespace_labels.clone(),
             })
         }
     }

@@ -251,6 +251,24 @@ impl KubeEngine {
         };
         let (port, ready_timeout) = (*port, *ready_timeout);
         self.ensure_namespace().await?;
+        if let Request::Apply {
+            namespace_labels, ..
+        } = request
+        {
+            if !namespace_labels.is_empty() {
+                let api: Api<Namespace> = Api::all(self.client.clone());
+                let patch = json!({"metadata": {"labels": namespace_labels}});
+                timed(
+                    "labelling the namespace",
+                    api.patch(
+                        &self.namespace,
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    ),
+                )
+                .await?;
+            }
+        }
         let mut object = object.clone();
         let kind = object["kind"].as_str().unwrap_or("").to_string();
         let name = object["metadata"]["name"]
@@ -310,6 +328,18 @@ impl KubeEngine {
                 {
                     tries += 1;
                     tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                // Pod Security Admission refusing the pod is what such a step shows: an
+                // outcome in the server's own words, not an engine failure.
+                Err(EngineError::Forbidden { what, .. })
+                    if what.contains("violates PodSecurity") =>
+                {
+                    out(Stream::Stderr, &what);
+                    return Ok(Outcome {
+                        stderr: what,
+                        notes: vec!["Pod Security Admission refused the pod".into()],
+                        ..Default::default()
+                    });
                 }
                 other => break other?,
             }
@@ -719,6 +749,10 @@ fn sanitize_label(v: &str) -> String {
 
 #[async_trait::async_trait]
 impl super::Engine for KubeEngine {
+    fn server_version(&self) -> Option<(u32, u32)> {
+        Some(self.server)
+    }
+
     async fn perform(
         &self,
         request: &Request,

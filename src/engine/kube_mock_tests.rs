@@ -108,6 +108,7 @@ fn pod_request() -> LabRequest {
         port: None,
         path: "/".into(),
         ready_timeout: 5,
+        namespace_labels: Default::default(),
     }
 }
 
@@ -150,18 +151,19 @@ async fn a_pod_security_admission_refusal_is_reported_with_the_servers_words() {
         )
         .await;
     });
-    let err = engine
+    let outcome = engine
         .perform(&pod_request(), &scope(), &quiet)
         .await
-        .unwrap_err();
+        .expect("the refusal is an outcome");
     api.await.unwrap();
-    assert!(matches!(err, EngineError::Forbidden { .. }), "{err:?}");
-    let text = err.to_string();
+    let refusal = "violates PodSecurity \"restricted:latest\"";
+    assert!(outcome.stderr.contains(refusal), "{}", outcome.stderr);
     assert!(
-        text.contains("violates PodSecurity \"restricted:latest\""),
-        "{text}"
+        outcome.stderr.contains("runAsNonRoot != true"),
+        "{}",
+        outcome.stderr
     );
-    assert!(text.contains("runAsNonRoot != true"), "{text}");
+    assert_eq!(outcome.notes, ["Pod Security Admission refused the pod"]);
 }
 
 #[tokio::test]

@@ -49,6 +49,8 @@ pub enum Request {
         path: String,
         /// Seconds to wait for the pod.
         ready_timeout: u64,
+        /// Labels the lab's namespace must carry first (Pod Security Admission levels).
+        namespace_labels: std::collections::BTreeMap<String, String>,
     },
 }
 
@@ -160,4 +162,9 @@ pub trait Engine: Send + Sync {
 
     /// Removes everything this run created.
     async fn end_run(&self, run_id: &str) -> Result<Vec<String>, EngineError>;
+
+    /// The server's (major, minor) version, for steps that need a newer one.
+    fn server_version(&self) -> Option<(u32, u32)> {
+        None
+    }
 }

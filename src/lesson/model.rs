@@ -62,6 +62,10 @@ pub struct Step {
     /// Seconds the whole step may take before it is stopped and cleaned up.
     #[serde(default)]
     pub timeout: Option<u64>,
+    /// The oldest Kubernetes server the step works on, e.g. "1.23" for Pod Security
+    /// Admission; older servers report the step skipped with the reason.
+    #[serde(default)]
+    pub min_server: Option<String>,
     /// How to verify the same claim on what the learner made by hand in their own
     /// terminal (an image they built, under the name the lesson told them to use).
     #[serde(default)]
@@ -217,6 +221,9 @@ pub struct ApplySpec {
     /// Seconds to wait for the pod to run (or to be refused) before giving up.
     #[serde(default = "default_pod_ready")]
     pub ready_timeout: u64,
+    /// Labels for the lab's namespace, e.g. `pod-security.kubernetes.io/enforce: restricted`.
+    #[serde(default)]
+    pub namespace_labels: BTreeMap<String, String>,
 }
 
 fn default_pod_ready() -> u64 {
