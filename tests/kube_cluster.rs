@@ -164,41 +164,7 @@ async fn ctrl_c_while_waiting_for_a_pod_deletes_it() {
     if cluster_or_skip().await.is_none() {
         return;
     }
-    let lab = repo().join("tests/fixtures/kube-bad-lab");
-    let child = bin()
-        .args([
-            "--lessons",
-            lab.to_str().unwrap(),
-            "--namespace",
-            "nonroot-lab-pending",
-            "verify",
-            "--lesson",
-            "02",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = Command::new("kubectl")
-            .args([
-                "get",
-                "pod",
-                "never-scheduled",
-                "-n",
-                "nonroot-lab-pending",
-                "-o",
-                "name",
-            ])
-            .output()
-            .unwrap();
-        if out.status.success() && !out.stdout.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the pod was never created");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let child = spawn_never_scheduled("nonroot-lab-pending", Stdio::piped());
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -206,22 +172,7 @@ async fn ctrl_c_while_waiting_for_a_pod_deletes_it() {
     let out = child.wait_with_output().unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(130), "{stdout}{stderr}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = Command::new("kubectl")
-            .args(["get", "pods", "-n", "nonroot-lab-pending", "-o", "name"])
-            .output()
-            .unwrap();
-        if out.stdout.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the pod outlived the run: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    wait_until_no_pods("nonroot-lab-pending");
 }
 
 #[tokio::test]
@@ -543,32 +494,7 @@ async fn a_killed_runs_pods_go_at_the_next_start() {
     }
     let lab = repo().join("tests/fixtures/kube-bad-lab");
     let ns = "nonroot-lab-killed";
-    let mut child = bin()
-        .args([
-            "--lessons",
-            lab.to_str().unwrap(),
-            "--namespace",
-            ns,
-            "verify",
-            "--lesson",
-            "02",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = Command::new("kubectl")
-            .args(["get", "pod", "never-scheduled", "-n", ns, "-o", "name"])
-            .output()
-            .unwrap();
-        if out.status.success() && !out.stdout.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the pod was never created");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let mut child = spawn_never_scheduled(ns, Stdio::null());
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     let _ = child.wait();
     assert!(
@@ -589,14 +515,7 @@ async fn a_killed_runs_pods_go_at_the_next_start() {
         stderr.contains("Kubernetes leftovers of an earlier, killed run"),
         "{stdout}{stderr}"
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !kubectl(&["get", "pods", "-n", ns, "-o", "name"]).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the leftover pod was not removed"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    wait_until_no_pods(ns);
 }
 
 #[tokio::test]
@@ -627,4 +546,54 @@ async fn a_namespace_that_may_not_be_created_is_one_clear_error() {
         "the fix names the command: {stderr}"
     );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+/// The lab applying a pod no node can take (lesson 02 of the bad lab), once that pod
+/// exists in `ns`. The caller waits for the child it gets back.
+#[allow(clippy::zombie_processes)]
+fn spawn_never_scheduled(ns: &str, output: Stdio) -> std::process::Child {
+    let lab = repo().join("tests/fixtures/kube-bad-lab");
+    let mut child = bin()
+        .args([
+            "--lessons",
+            lab.to_str().unwrap(),
+            "--namespace",
+            ns,
+            "verify",
+            "--lesson",
+            "02",
+        ])
+        .stdout(output)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = Command::new("kubectl")
+            .args(["get", "pod", "never-scheduled", "-n", ns, "-o", "name"])
+            .output()
+            .unwrap();
+        if out.status.success() && !out.stdout.is_empty() {
+            return child;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the pod was never created");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits (at most 60 s) until `ns` has no pod left.
+fn wait_until_no_pods(ns: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = kubectl(&["get", "pods", "-n", ns, "-o", "name"]);
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "pods outlived the run: {left}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
