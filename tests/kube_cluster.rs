@@ -136,16 +136,7 @@ async fn an_image_the_node_lacks_is_surfaced_with_the_fix() {
     if cluster_or_skip().await.is_none() {
         return;
     }
-    let lab = repo().join("tests/fixtures/kube-bad-lab");
-    let out = run(&[
-        "--lessons",
-        lab.to_str().unwrap(),
-        "--namespace",
-        "nonroot-lab-badimage",
-        "verify",
-        "--lesson",
-        "01",
-    ]);
+    let out = run_bad_lab("nonroot-lab-badimage", "01");
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert!(
@@ -464,16 +455,7 @@ async fn a_pod_that_never_runs_times_out_quoting_its_events() {
     if cluster_or_skip().await.is_none() {
         return;
     }
-    let lab = repo().join("tests/fixtures/kube-bad-lab");
-    let out = run(&[
-        "--lessons",
-        lab.to_str().unwrap(),
-        "--namespace",
-        "nonroot-lab-timeout",
-        "verify",
-        "--lesson",
-        "03",
-    ]);
+    let out = run_bad_lab("nonroot-lab-timeout", "03");
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert!(
@@ -492,7 +474,6 @@ async fn a_killed_runs_pods_go_at_the_next_start() {
     if cluster_or_skip().await.is_none() {
         return;
     }
-    let lab = repo().join("tests/fixtures/kube-bad-lab");
     let ns = "nonroot-lab-killed";
     let mut child = spawn_never_scheduled(ns, Stdio::null());
     child.kill().unwrap(); // SIGKILL: no chance to clean up
@@ -501,15 +482,7 @@ async fn a_killed_runs_pods_go_at_the_next_start() {
         !kubectl(&["get", "pods", "-n", ns, "-o", "name"]).is_empty(),
         "SIGKILL leaves the pod"
     );
-    let out = run(&[
-        "--lessons",
-        lab.to_str().unwrap(),
-        "--namespace",
-        ns,
-        "verify",
-        "--lesson",
-        "03",
-    ]);
+    let out = run_bad_lab(ns, "03");
     let (stdout, stderr) = text(&out);
     assert!(
         stderr.contains("Kubernetes leftovers of an earlier, killed run"),
@@ -546,6 +519,20 @@ async fn a_namespace_that_may_not_be_created_is_one_clear_error() {
         "the fix names the command: {stderr}"
     );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+/// `verify` of one lesson of the lab of pods that do not start, in namespace `ns`.
+fn run_bad_lab(ns: &str, lesson: &str) -> std::process::Output {
+    let lab = repo().join("tests/fixtures/kube-bad-lab");
+    run(&[
+        "--lessons",
+        lab.to_str().unwrap(),
+        "--namespace",
+        ns,
+        "verify",
+        "--lesson",
+        lesson,
+    ])
 }
 
 /// The lab applying a pod no node can take (lesson 02 of the bad lab), once that pod

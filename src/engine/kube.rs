@@ -15,7 +15,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher;
 use kube::runtime::WatchStreamExt;
 use kube::{Client, Config};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::labels;
@@ -231,17 +231,17 @@ impl KubeEngine {
     /// pod to run or to be stuck, and does what the step asks of it.
     async fn apply(
         &self,
-        object: &Value,
         request: &Request,
         scope: &Scope,
         out: &OutputSink,
     ) -> Result<Outcome, EngineError> {
         let Request::Apply {
+            object,
             exec,
             port,
             path,
             ready_timeout,
-            ..
+            namespace_labels,
         } = request
         else {
             return Err(refused(
@@ -251,23 +251,18 @@ impl KubeEngine {
         };
         let (port, ready_timeout) = (*port, *ready_timeout);
         self.ensure_namespace().await?;
-        if let Request::Apply {
-            namespace_labels, ..
-        } = request
-        {
-            if !namespace_labels.is_empty() {
-                let api: Api<Namespace> = Api::all(self.client.clone());
-                let patch = json!({"metadata": {"labels": namespace_labels}});
-                timed(
-                    "labelling the namespace",
-                    api.patch(
-                        &self.namespace,
-                        &PatchParams::default(),
-                        &Patch::Merge(&patch),
-                    ),
-                )
-                .await?;
-            }
+        if !namespace_labels.is_empty() {
+            let api: Api<Namespace> = Api::all(self.client.clone());
+            let patch = json!({"metadata": {"labels": namespace_labels}});
+            timed(
+                "labelling the namespace",
+                api.patch(
+                    &self.namespace,
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                ),
+            )
+            .await?;
         }
         let mut object = object.clone();
         let kind = object["kind"].as_str().unwrap_or("").to_string();
@@ -760,7 +755,7 @@ impl super::Engine for KubeEngine {
         out: &OutputSink,
     ) -> Result<Outcome, EngineError> {
         match request {
-            Request::Apply { object, .. } => self.apply(object, request, scope, out).await,
+            Request::Apply { .. } => self.apply(request, scope, out).await,
             _ => Err(refused(
                 "a Docker action",
                 "the Kubernetes engine only applies manifests",

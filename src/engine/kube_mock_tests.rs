@@ -100,6 +100,12 @@ async fn expired_credentials_say_to_log_in_again() {
     );
 }
 
+/// Answers the engine's look-up of its namespace: it exists.
+async fn namespace_exists(handle: &mut ApiHandle) {
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}});
+    expect(handle, "/api/v1/namespaces/ns", answer(200, ns)).await;
+}
+
 fn pod_request() -> LabRequest {
     LabRequest::Apply {
         object: json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
@@ -134,15 +140,7 @@ async fn a_pod_security_admission_refusal_is_reported_with_the_servers_words() {
     let engine = engine_on_1_30(&mut handle, client).await;
     let quiet: OutputSink = Arc::new(|_, _| {});
     let api = tokio::spawn(async move {
-        expect(
-            &mut handle,
-            "/api/v1/namespaces/ns",
-            answer(
-                200,
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}}),
-            ),
-        )
-        .await;
+        namespace_exists(&mut handle).await;
         let refusal = "pods \"p\" is forbidden: violates PodSecurity \"restricted:latest\": allowPrivilegeEscalation != false (container \"main\" must set securityContext.allowPrivilegeEscalation=false), runAsNonRoot != true";
         expect(
             &mut handle,
@@ -172,15 +170,7 @@ async fn a_server_that_stops_answering_mid_step_is_an_error_not_a_hang() {
     let engine = engine_on_1_30(&mut handle, client).await;
     let quiet: OutputSink = Arc::new(|_, _| {});
     let api = tokio::spawn(async move {
-        expect(
-            &mut handle,
-            "/api/v1/namespaces/ns",
-            answer(
-                200,
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}}),
-            ),
-        )
-        .await;
+        namespace_exists(&mut handle).await;
         // The apply request arrives, and the server goes away without answering.
         let (_request, _send) = handle.next_request().await.expect("the apply");
         drop(handle);
