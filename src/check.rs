@@ -296,7 +296,11 @@ fn check_image_user(kind: &str, want: &ImageUserExpect, outcome: &Outcome) -> Ch
     let actual = match &outcome.image_user {
         Some(u) if u.is_empty() => "no USER (runs as root)".to_string(),
         Some(u) => format!("USER {u}"),
-        None => "the image's user was not read".to_string(),
+        None => outcome
+            .notes
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "the image's user was not read".to_string()),
     };
     let user = outcome.image_user.as_deref();
     let mut expected = Vec::new();

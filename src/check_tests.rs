@@ -165,6 +165,13 @@ fn image_user_expectations() {
         !check(&Expect::ImageUser(ImageUserExpect::default()), &o).passed,
         "unread is not a pass"
     );
+    o.notes.push("there is no image `x` on this engine".into());
+    let r = check(&Expect::ImageUser(want), &o);
+    assert!(!r.passed);
+    assert_eq!(
+        r.actual, "there is no image `x` on this engine",
+        "the reason is the actual"
+    );
 }
 
 #[test]

@@ -126,7 +126,7 @@ pub fn docker_equivalent(request: &Request) -> String {
             }
             text
         }
-        Request::InspectImage { image, files } => {
+        Request::InspectImage { image, files, .. } => {
             let mut text = format!(
                 "docker image inspect --format '{{{{.Config.User}}}}' {}",
                 quote(image)

@@ -443,6 +443,7 @@ pub fn resolve(
         Action::InspectImage(i) => Some(Request::InspectImage {
             image: image(&i.image),
             files: i.files,
+            pull: !by_hand,
         }),
         Action::Apply(a) => {
             let text = plan.files.text(&format!("manifests/{}", a.manifest))?;

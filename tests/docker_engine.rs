@@ -220,6 +220,7 @@ async fn inspect_image_reads_user_and_setuid_files_without_running() {
     let request = Request::InspectImage {
         image: base_image(),
         files: true,
+        pull: true,
     };
     let o = docker
         .perform(&request, &scope("inspect"), &sink)
@@ -348,4 +349,28 @@ fn labelled_or_not(tag: &str) -> Vec<String> {
         .lines()
         .map(str::to_string)
         .collect()
+}
+
+#[tokio::test]
+async fn checking_a_hand_built_image_that_is_not_there_never_pulls() {
+    let Some(docker) = docker_or_skip().await else {
+        return;
+    };
+    let (sink, lines) = collecting();
+    let request = Request::InspectImage {
+        image: "non-root-image-never-built".into(),
+        files: false,
+        pull: false,
+    };
+    let o = docker
+        .perform(&request, &scope("hand-check"), &sink)
+        .await
+        .expect("a missing image is a finding, not an engine error");
+    assert_eq!(o.image_user, None);
+    assert!(
+        o.notes[0].contains("there is no image `non-root-image-never-built`"),
+        "{:?}",
+        o.notes
+    );
+    assert!(lines.lock().unwrap().is_empty(), "no pull was started");
 }

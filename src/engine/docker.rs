@@ -811,7 +811,13 @@ impl super::Engine for DockerEngine {
                 tag,
                 args,
             } => self.build(dockerfile, context, tag, args, scope, out).await,
-            Request::InspectImage { image, files } => {
+            Request::InspectImage { image, files, pull } => {
+                if !*pull && !self.image_present(image).await? {
+                    return Ok(Outcome {
+                        notes: vec![format!("there is no image `{image}` on this engine: build it as the lesson shows, then check again")],
+                        ..Default::default()
+                    });
+                }
                 self.inspect_image(image, *files, scope, out).await
             }
             Request::Apply { .. } => Err(EngineError::Refused {

@@ -38,6 +38,9 @@ pub enum Request {
     InspectImage {
         image: String,
         files: bool,
+        /// Pull a missing image. Off when checking what the learner built by hand:
+        /// a missing image then is the finding, not something to fetch.
+        pull: bool,
     },
     /// A Kubernetes object (Pod or Deployment) with its images resolved.
     Apply {
