@@ -59,6 +59,8 @@ pub enum Command {
     },
     /// List the lessons and their steps.
     List,
+    /// The non-root rules on your own Dockerfiles, images, manifests and running containers.
+    Audit(AuditArgs),
     /// Remove everything the lab created, and only that.
     Cleanup {
         /// Also remove what a lab run still going (another terminal) created.
@@ -105,4 +107,75 @@ pub enum Format {
 pub enum DoctorFormat {
     Human,
     Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub what: AuditTarget,
+    #[arg(long, value_enum, default_value_t = AuditFormat::Human, global = true)]
+    pub format: AuditFormat,
+    /// Exit 1 when a finding is at least this severe.
+    #[arg(long, value_enum, default_value_t = FailOn::Error, global = true)]
+    pub fail_on: FailOn,
+    /// Write the report here instead of standard output.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditTarget {
+    /// Dockerfiles (files or folders; `-` reads standard input): the shipped stage's user,
+    /// setuid bits, group 0.
+    Dockerfile {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// The stage that ships, as `docker build --target`.
+        #[arg(long, value_name = "STAGE")]
+        target: Option<String>,
+        /// A build argument, as `docker build --build-arg NAME=VALUE`; repeat for more.
+        #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+        build_args: Vec<String>,
+        /// Do not ask the Docker engine for base images' users (they count as unknown).
+        #[arg(long)]
+        no_engine: bool,
+    },
+    /// Images on the Docker engine: Config.User and setuid/setgid-root files, read from
+    /// the layers without running the image. Never pulls.
+    Image {
+        #[arg(required = true, value_name = "REF")]
+        images: Vec<String>,
+    },
+    /// Kubernetes manifests (files or folders of YAML; `-` reads standard input) against
+    /// the restricted Pod Security Standard.
+    Manifest {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Running containers on the Docker engine and, with a cluster, running pods.
+    Running {
+        /// Only the Docker engine.
+        #[arg(long, conflicts_with = "kube_only")]
+        docker_only: bool,
+        /// Only the cluster.
+        #[arg(long)]
+        kube_only: bool,
+        /// Never exec `id -u` in a pod container whose spec does not give its uid.
+        #[arg(long)]
+        no_exec: bool,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditFormat {
+    Human,
+    Json,
+    Sarif,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
 }

@@ -3,6 +3,7 @@
 //! Data flows one way: lesson files -> model -> runner -> engine outcome -> checks ->
 //! report or screen. Only `engine` knows bollard.
 
+pub mod audit;
 pub mod check;
 pub mod cleanup;
 pub mod cli;

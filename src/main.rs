@@ -35,13 +35,20 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<u8> {
+    let kube_options = cli.kube_options();
+    // The auditor needs neither the lessons nor the image map.
+    let command = match cli.command {
+        Some(Command::Audit(args)) => {
+            return nonroot_lab::audit::command::run(args, &kube_options).await
+        }
+        other => other,
+    };
     let images = ImageMap::load(cli.images.as_deref())?;
     let files = match &cli.lessons {
         Some(dir) => LabFiles::from_dir(dir)?,
         None => LabFiles::embedded(),
     };
-    let kube_options = cli.kube_options();
-    match cli.command {
+    match command {
         None => nonroot_lab::tui::run(files, images, kube_options).await,
         Some(Command::Verify(args)) => verify::verify(args, files, images, kube_options).await,
         Some(Command::Lint { dir }) => {
@@ -94,6 +101,7 @@ async fn run(cli: Cli) -> Result<u8> {
             let failed = findings.iter().any(|f| f.level == doctor::Level::Fail);
             Ok(if failed { 1 } else { 0 })
         }
+        Some(Command::Audit(_)) => Ok(2),
         Some(Command::Cleanup { all }) => {
             let docker = engine::docker::DockerEngine::connect().await?;
             let mode = if all {

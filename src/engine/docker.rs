@@ -17,9 +17,10 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::StreamExt;
 
+use super::chunks;
 use super::docker_connect::{self, Endpoint};
-use super::export;
 use super::labels;
+use super::layers;
 use super::{
     EngineError, HttpAnswer, Outcome, OutputSink, Process, Request, Scope, SpecialFile, Stream,
 };
@@ -565,7 +566,6 @@ impl DockerEngine {
         &self,
         image: &str,
         files: bool,
-        scope: &Scope,
         out: &OutputSink,
     ) -> Result<Outcome, EngineError> {
         self.ensure_image(image, out).await?;
@@ -574,67 +574,83 @@ impl DockerEngine {
             ..Default::default()
         };
         if files {
-            outcome.special_files = Some(self.special_files(image, scope).await?);
+            outcome.special_files = Some(self.special_files(image).await?);
         }
         Ok(outcome)
     }
 
-    /// Every setuid/setgid file of an image, read from a created (never started)
-    /// container's exported filesystem.
-    pub async fn special_files(
-        &self,
-        image: &str,
-        scope: &Scope,
-    ) -> Result<Vec<SpecialFile>, EngineError> {
-        let spec = ContainerSpec::new(image, &["true"]);
-        let id = self.create(&spec, scope, None).await?;
-        let result = self.export_special_files(&id).await;
-        let removed = self.remove_container(&id).await;
-        let files = result?;
-        removed?;
-        Ok(files)
+    /// Every setuid/setgid file of an image, read from its layers (`docker save`) with
+    /// whiteouts applied: nothing runs, no container is created.
+    pub async fn special_files(&self, image: &str) -> Result<Vec<SpecialFile>, EngineError> {
+        Ok(self.image_files(image).await?.special)
     }
 
-    async fn export_special_files(&self, id: &str) -> Result<Vec<SpecialFile>, EngineError> {
-        let (tx, reader) = export::ChunkReader::channel(8);
-        let parser = tokio::task::spawn_blocking(move || export::special_files(reader));
-        let mut stream = self.docker.export_container(id);
-        let deadline = Instant::now() + LONG;
-        let mut failure = None;
-        loop {
-            let next = match tokio::time::timeout_at(deadline.into(), stream.next()).await {
-                Ok(n) => n,
-                Err(_) => {
-                    failure = Some(timeout("exporting a filesystem", LONG));
-                    break;
-                }
-            };
-            match next {
-                None => break,
-                Some(Ok(chunk)) => {
-                    let tx = tx.clone();
-                    // The parser stops reading on a broken archive; then stop sending.
-                    let sent = tokio::task::spawn_blocking(move || tx.send(chunk).is_ok())
-                        .await
-                        .unwrap_or(false);
-                    if !sent {
-                        break;
-                    }
-                }
-                Some(Err(e)) => {
-                    failure = Some(classify("exporting a filesystem", e));
-                    break;
-                }
+    /// An image's stacked layers as the audit reads them: special files and /etc/passwd.
+    pub async fn image_files(&self, image: &str) -> Result<layers::ImageFiles, EngineError> {
+        let stream = self.docker.export_image(image);
+        parse_streamed(
+            "reading the image's layers",
+            Box::pin(stream),
+            layers::scan_saved_image,
+        )
+        .await
+    }
+
+    /// What `audit image` needs of one image: its user and its files.
+    pub async fn image_facts(
+        &self,
+        image: &str,
+    ) -> Result<crate::audit::image::ImageFacts, EngineError> {
+        let user = match tokio::time::timeout(CALL, self.docker.inspect_image(image)).await {
+            Err(_) => return Err(timeout("inspecting an image", CALL)),
+            Ok(Ok(i)) => i.config.and_then(|c| c.user).unwrap_or_default(),
+            Ok(Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            })) => {
+                return Err(EngineError::ImageUnavailable {
+                    image: image.to_string(),
+                    reason: "no such image on this engine (the audit never pulls)".to_string(),
+                })
             }
+            Ok(Err(e)) => return Err(classify("inspecting an image", e)),
+        };
+        Ok(crate::audit::image::ImageFacts {
+            reference: image.to_string(),
+            user,
+            files: self.image_files(image).await?,
+        })
+    }
+
+    /// Every running container on the engine with its processes, for `audit running`.
+    /// Read only: nothing is started, stopped or changed.
+    pub async fn running_containers(
+        &self,
+    ) -> Result<Vec<crate::audit::running::RunningContainer>, EngineError> {
+        let options = ListContainersOptionsBuilder::default().all(false).build();
+        let list = timed(
+            "listing containers",
+            CALL,
+            self.docker.list_containers(Some(options)),
+        )
+        .await?;
+        let mut out = Vec::new();
+        for c in list {
+            let Some(id) = c.id else { continue };
+            // A container that stopped between the list and `top` is simply gone.
+            let Ok(processes) = self.processes(&id).await else {
+                continue;
+            };
+            out.push(crate::audit::running::RunningContainer {
+                name: c
+                    .names
+                    .and_then(|n| n.first().map(|n| n.trim_start_matches('/').to_string()))
+                    .unwrap_or_else(|| id[..12.min(id.len())].to_string()),
+                image: c.image.unwrap_or_default(),
+                id,
+                processes,
+            });
         }
-        drop(tx);
-        let parsed = parser
-            .await
-            .map_err(|e| lost("reading a filesystem", &e.to_string()))?;
-        if let Some(f) = failure {
-            return Err(f);
-        }
-        parsed.map_err(|e| lost("reading the exported filesystem", &e.to_string()))
+        Ok(out)
     }
 
     /// Removes labelled containers matching `filters` (never the kubelet's).
@@ -818,7 +834,7 @@ impl super::Engine for DockerEngine {
                         ..Default::default()
                     });
                 }
-                self.inspect_image(image, *files, scope, out).await
+                self.inspect_image(image, *files, out).await
             }
             Request::Apply { .. } => Err(EngineError::Refused {
                 what: "a Kubernetes step".into(),
@@ -851,6 +867,59 @@ impl super::Engine for DockerEngine {
         removed.extend(self.remove_labelled_images(&filters, |_| false).await?);
         Ok(removed)
     }
+}
+
+/// Feeds an engine's byte stream to a blocking parser as it arrives, so a large archive
+/// is never held in memory whole.
+async fn parse_streamed<T: Send + 'static>(
+    what: &str,
+    mut stream: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, BollardError>> + Send>,
+    >,
+    parse: fn(chunks::ChunkReader) -> std::io::Result<T>,
+) -> Result<T, EngineError> {
+    let (tx, reader) = chunks::ChunkReader::channel(16);
+    let parser = tokio::task::spawn_blocking(move || parse(reader));
+    let deadline = Instant::now() + LONG;
+    let mut failure = None;
+    loop {
+        let next = match tokio::time::timeout_at(deadline.into(), stream.next()).await {
+            Ok(n) => n,
+            Err(_) => {
+                failure = Some(timeout(what, LONG));
+                break;
+            }
+        };
+        match next {
+            None => break,
+            // The parser stops reading on a broken archive; then stop sending.
+            Some(Ok(chunk)) => {
+                if tx.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+            Some(Err(BollardError::DockerResponseServerError {
+                status_code: 404,
+                message,
+            })) => {
+                failure = Some(EngineError::ImageUnavailable {
+                    image: what.to_string(),
+                    reason: message,
+                });
+                break;
+            }
+            Some(Err(e)) => {
+                failure = Some(classify(what, e));
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let parsed = parser.await.map_err(|e| lost(what, &e.to_string()))?;
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    parsed.map_err(|e| lost(what, &e.to_string()))
 }
 
 fn push(into: &mut String, stream: Stream, bytes: &[u8], out: &OutputSink) {

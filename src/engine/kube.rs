@@ -478,6 +478,54 @@ impl KubeEngine {
             .unwrap_or_default()
     }
 
+    /// Every pod the credentials may list: in all namespaces, or in the one given.
+    pub async fn list_pods(
+        &self,
+        all_namespaces: bool,
+    ) -> Result<Vec<serde_json::Value>, EngineError> {
+        let api: Api<Pod> = if all_namespaces {
+            Api::all(self.client.clone())
+        } else {
+            Api::namespaced(self.client.clone(), &self.namespace)
+        };
+        let list = timed("listing pods", api.list(&ListParams::default())).await?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter_map(|p| serde_json::to_value(p).ok())
+            .collect())
+    }
+
+    /// `id -u` in one container of a pod, for `audit running` when the spec does not
+    /// say; a read, nothing in the container changes.
+    pub async fn uid_in(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+    ) -> Result<String, EngineError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let ap = AttachParams::default()
+            .container(container)
+            .stdin(false)
+            .stdout(true)
+            .stderr(false);
+        let mut process = timed("starting an exec", api.exec(pod, vec!["id", "-u"], &ap)).await?;
+        let mut stdout = process
+            .stdout()
+            .ok_or_else(|| lost("an exec", "no stdout"))?;
+        let mut text = String::new();
+        tokio::time::timeout(CALL, stdout.read_to_string(&mut text))
+            .await
+            .map_err(|_| EngineError::Timeout {
+                what: format!("id -u in {pod}"),
+                secs: CALL.as_secs(),
+            })?
+            .map_err(|e| lost("an exec", &e.to_string()))?;
+        let _ = process.join().await;
+        Ok(text)
+    }
+
     /// Runs a command in the pod's first container: exit code, stdout, stderr.
     pub async fn exec(
         &self,

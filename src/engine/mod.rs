@@ -1,11 +1,12 @@
 //! The narrow interface between the runner and the engines. Checks and reports only
 //! ever see the lab's own types here, never bollard's or kube's.
 
+mod chunks;
 pub mod docker;
 mod docker_connect;
-mod export;
 pub mod kube;
 pub mod labels;
+pub mod layers;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,0 +1,362 @@
+//! The `audit` command at the edge: reads the inputs, asks the engines, renders the report
+//! and sets the exit code. Every unreadable input is a [`Problem`]; the rest go on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::dockerfile::{self, BaseImages, BaseUser};
+use super::running::{self, PodUid};
+use super::{manifest, output, Problem, Report, Severity};
+use crate::cli::{AuditArgs, AuditFormat, AuditTarget, FailOn};
+use crate::console;
+use crate::engine::docker::DockerEngine;
+use crate::engine::kube::{KubeEngine, KubeOptions};
+use crate::engine::EngineError;
+
+pub async fn run(args: AuditArgs, kube: &KubeOptions) -> Result<u8> {
+    let fail_on = match args.fail_on {
+        FailOn::Error => Severity::Error,
+        FailOn::Warning => Severity::Warning,
+        FailOn::Info => Severity::Info,
+    };
+    let files = matches!(
+        args.what,
+        AuditTarget::Dockerfile { .. } | AuditTarget::Manifest { .. }
+    );
+    let mut report = match args.what {
+        AuditTarget::Dockerfile {
+            paths,
+            target,
+            build_args,
+            no_engine,
+        } => {
+            let mut options = dockerfile::Options {
+                target,
+                build_args: BTreeMap::new(),
+            };
+            for pair in build_args {
+                let (k, v) = pair
+                    .split_once('=')
+                    .with_context(|| format!("--build-arg {pair}: write it as NAME=VALUE"))?;
+                options.build_args.insert(k.to_string(), v.to_string());
+            }
+            let handle = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                let mut bases: Box<dyn BaseImages> = if no_engine {
+                    Box::new(dockerfile::NoEngine)
+                } else {
+                    Box::new(EngineBases {
+                        handle,
+                        engine: None,
+                        cache: HashMap::new(),
+                    })
+                };
+                audit_dockerfiles(&paths, &options, bases.as_mut())
+            })
+            .await?
+        }
+        AuditTarget::Manifest { paths } => audit_manifests(&paths),
+        AuditTarget::Image { images } => audit_images(&images).await,
+        AuditTarget::Running {
+            docker_only,
+            kube_only,
+            no_exec,
+        } => audit_running(!kube_only, !docker_only, no_exec, kube).await,
+    };
+    report.sort();
+    let text = match args.format {
+        AuditFormat::Human => output::human(&report),
+        AuditFormat::Json => output::json(&report),
+        AuditFormat::Sarif => output::sarif(&report, files),
+    };
+    if args.format != AuditFormat::Human || args.output.is_some() {
+        for p in &report.problems {
+            console::err(&format!("nonroot-lab audit: {p}\n"));
+        }
+    }
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .with_context(|| format!("cannot write the report to {}", path.display()))?;
+            console::err(&output::summary(&report));
+        }
+        None => console::out(&text),
+    }
+    Ok(report.exit_code(fail_on))
+}
+
+/// The files to read: files as given, folders searched for names that `wanted` accepts.
+fn inputs(paths: &[PathBuf], wanted: fn(&str) -> bool) -> Vec<(String, Result<Vec<u8>, Problem>)> {
+    let mut out = Vec::new();
+    for path in paths {
+        let label = path.display().to_string();
+        if label == "-" {
+            let mut bytes = Vec::new();
+            let read = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes);
+            out.push((
+                "<stdin>".to_string(),
+                read.map(|_| bytes)
+                    .map_err(|e| problem("<stdin>", e.to_string())),
+            ));
+        } else if path.is_dir() {
+            let mut found = Vec::new();
+            walk(path, wanted, &mut found);
+            if found.is_empty() {
+                out.push((
+                    label.clone(),
+                    Err(problem(
+                        &label,
+                        "a folder with no file to audit in it".into(),
+                    )),
+                ));
+            }
+            found.sort();
+            out.extend(found.into_iter().map(|f| {
+                let label = f.display().to_string();
+                let bytes = read(&f, &label);
+                (label, bytes)
+            }));
+        } else {
+            let bytes = read(path, &label);
+            out.push((label, bytes));
+        }
+    }
+    out
+}
+
+fn read(path: &Path, label: &str) -> Result<Vec<u8>, Problem> {
+    std::fs::read(path).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            _ => e.to_string(),
+        };
+        problem(label, why)
+    })
+}
+
+fn walk(dir: &Path, wanted: fn(&str) -> bool, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') || name == "target" || name == "node_modules" {
+            continue;
+        }
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => walk(&path, wanted, found),
+            Ok(t) if t.is_file() && wanted(&name) => found.push(path),
+            _ => {}
+        }
+    }
+}
+
+pub fn is_dockerfile_name(name: &str) -> bool {
+    name.starts_with("Dockerfile")
+        || name.starts_with("Containerfile")
+        || name.ends_with(".dockerfile")
+        || name.ends_with(".Dockerfile")
+}
+
+pub fn is_manifest_name(name: &str) -> bool {
+    name.ends_with(".yaml") || name.ends_with(".yml")
+}
+
+fn problem(target: &str, message: String) -> Problem {
+    Problem {
+        target: target.to_string(),
+        line: None,
+        message,
+    }
+}
+
+pub fn audit_dockerfiles(
+    paths: &[PathBuf],
+    options: &dockerfile::Options,
+    bases: &mut dyn BaseImages,
+) -> Report {
+    let mut report = Report::default();
+    for (label, bytes) in inputs(paths, is_dockerfile_name) {
+        match bytes.and_then(|b| dockerfile::audit(&label, &b, options, bases)) {
+            Ok(findings) => {
+                report.audited.push(label);
+                report.findings.extend(findings);
+            }
+            Err(p) => report.problems.push(p),
+        }
+    }
+    report
+}
+
+pub fn audit_manifests(paths: &[PathBuf]) -> Report {
+    let mut report = Report::default();
+    for (label, bytes) in inputs(paths, is_manifest_name) {
+        match bytes.and_then(|b| manifest::audit(&label, &b)) {
+            Ok(file) => {
+                report.audited.push(label);
+                report.findings.extend(file.findings);
+                report.problems.extend(file.problems);
+            }
+            Err(p) => report.problems.push(p),
+        }
+    }
+    report
+}
+
+async fn audit_images(images: &[String]) -> Report {
+    let mut report = Report::default();
+    let engine = match DockerEngine::connect().await {
+        Ok(e) => e,
+        Err(e) => {
+            report
+                .problems
+                .extend(images.iter().map(|i| problem(i, e.to_string())));
+            return report;
+        }
+    };
+    for image in images {
+        match engine.image_facts(image).await {
+            Ok(facts) => {
+                report.audited.push(image.clone());
+                report.findings.extend(super::image::findings(&facts));
+            }
+            Err(EngineError::ImageUnavailable { reason, .. }) => {
+                report.problems.push(problem(image, reason))
+            }
+            Err(e) => report.problems.push(problem(image, e.to_string())),
+        }
+    }
+    report
+}
+
+async fn audit_running(docker: bool, kube: bool, no_exec: bool, options: &KubeOptions) -> Report {
+    let mut report = Report::default();
+    if docker {
+        match DockerEngine::connect().await {
+            Err(e) => report
+                .problems
+                .push(problem("Docker engine", e.to_string())),
+            Ok(engine) => match engine.running_containers().await {
+                Err(e) => report
+                    .problems
+                    .push(problem("Docker engine", e.to_string())),
+                Ok(containers) => {
+                    report.notes.push(format!(
+                        "Docker engine: {} running containers read",
+                        containers.len()
+                    ));
+                    report.audited.extend(containers.iter().map(|c| c.target()));
+                    report
+                        .findings
+                        .extend(running::docker_findings(&containers));
+                }
+            },
+        }
+    }
+    if kube {
+        match KubeEngine::connect(options).await {
+            Err(EngineError::NoCluster) if docker => report
+                .notes
+                .push("no Kubernetes cluster is configured: pods were not audited".into()),
+            Err(e) => report.problems.push(problem("Kubernetes", e.to_string())),
+            Ok(engine) => {
+                audit_pods(&engine, options.namespace.is_none(), no_exec, &mut report).await
+            }
+        }
+    }
+    report
+}
+
+async fn audit_pods(engine: &KubeEngine, all_namespaces: bool, no_exec: bool, report: &mut Report) {
+    let pods = match engine.list_pods(all_namespaces).await {
+        Ok(p) => p,
+        Err(e) => {
+            report.problems.push(problem(
+                &format!("Kubernetes context {}", engine.context),
+                e.to_string(),
+            ));
+            return;
+        }
+    };
+    let mut decided = Vec::new();
+    let mut execs = 0;
+    for pod in &pods {
+        let containers = running::running_containers(pod);
+        if let Some(first) = containers.first() {
+            if !report.audited.contains(&first.target()) {
+                report.audited.push(first.target());
+            }
+        }
+        for c in containers {
+            let uid = match running::uid_from_spec(&c) {
+                Some(u) => u,
+                None if no_exec => PodUid::Unknown("--no-exec".into()),
+                None => {
+                    execs += 1;
+                    match engine.uid_in(&c.namespace, &c.pod, &c.container).await {
+                        Ok(out) => match running::parse_uid(&out) {
+                            Some(uid) => PodUid::Known {
+                                uid,
+                                how: "`id -u` in the container".into(),
+                            },
+                            None => PodUid::Unknown(format!("`id -u` printed {:?}", out.trim())),
+                        },
+                        Err(e) => PodUid::Unknown(format!("`id -u` could not run: {e}")),
+                    }
+                }
+            };
+            decided.push((c, uid));
+        }
+    }
+    report.notes.push(format!(
+        "Kubernetes context {} ({}): {} pods, {} running containers, {execs} read with `id -u`",
+        engine.context,
+        if all_namespaces {
+            "all namespaces".to_string()
+        } else {
+            format!("namespace {}", engine.namespace)
+        },
+        pods.len(),
+        decided.len()
+    ));
+    report.findings.extend(running::pod_findings(&decided));
+}
+
+/// Base images' users from the local Docker engine, asked once per image; never pulls.
+struct EngineBases {
+    handle: tokio::runtime::Handle,
+    engine: Option<Result<DockerEngine, String>>,
+    cache: HashMap<String, BaseUser>,
+}
+
+impl BaseImages for EngineBases {
+    fn user_of(&mut self, image: &str) -> BaseUser {
+        if let Some(known) = self.cache.get(image) {
+            return known.clone();
+        }
+        let handle = self.handle.clone();
+        let engine = self.engine.get_or_insert_with(|| {
+            handle
+                .block_on(DockerEngine::connect())
+                .map_err(|_| "no Docker engine answers to tell".to_string())
+        });
+        let verdict = match engine {
+            Err(why) => BaseUser::Unknown(why.clone()),
+            Ok(engine) => match handle.block_on(engine.image_present(image)) {
+                Ok(true) => match handle.block_on(engine.image_user(image)) {
+                    Ok(u) => BaseUser::Known(u),
+                    Err(e) => BaseUser::Unknown(e.to_string()),
+                },
+                Ok(false) => {
+                    BaseUser::Unknown("not on this engine; pull or build it to know".into())
+                }
+                Err(e) => BaseUser::Unknown(e.to_string()),
+            },
+        };
+        self.cache.insert(image.to_string(), verdict.clone());
+        verdict
+    }
+}

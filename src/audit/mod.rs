@@ -1,0 +1,207 @@
+//! `nonroot-lab audit`: the lab's non-root rules (CBPP-0002, the Pod Security Standards'
+//! "restricted" profile) on the user's own Dockerfiles, images, manifests and running
+//! containers. The lessons' checks use the same rules.
+//!
+//! Each front (dockerfile, manifest, image, running) turns what it read into
+//! [`Finding`]s; files it could not read become [`Problem`]s, and the others are still
+//! audited.
+
+pub mod command;
+pub mod dockerfile;
+pub mod image;
+pub mod manifest;
+pub mod output;
+pub mod rules;
+pub mod running;
+pub mod user;
+pub mod yaml_tree;
+
+use serde::Serialize;
+
+pub use rules::{Rule, RULES};
+
+/// How bad a finding is. `--fail-on` compares against this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Advice.
+    Info,
+    /// The rest of the restricted profile; what the kubelet cannot verify.
+    Warning,
+    /// The process will or may run as uid 0, or with root's power.
+    Error,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One rule broken in one place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The rule's id, e.g. `NRD001`.
+    pub rule: &'static str,
+    pub severity: Severity,
+    /// The file, image reference or container the finding is in.
+    pub target: String,
+    /// 1-based line in the file, for Dockerfiles and manifests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    /// Where inside the target: a manifest's field path, a file in an image, a process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub message: String,
+    /// What to change.
+    pub fix: String,
+}
+
+impl Finding {
+    /// A finding of `rule` with the rule's own severity and fix.
+    pub fn new(rule: &'static Rule, target: &str, message: String) -> Finding {
+        Finding {
+            rule: rule.id,
+            severity: rule.severity,
+            target: target.to_string(),
+            line: None,
+            column: None,
+            path: None,
+            message,
+            fix: rule.fix.to_string(),
+        }
+    }
+
+    pub fn at(mut self, line: usize, column: usize) -> Finding {
+        self.line = Some(line);
+        self.column = Some(column);
+        self
+    }
+
+    pub fn path(mut self, path: impl Into<String>) -> Finding {
+        self.path = Some(path.into());
+        self
+    }
+
+    pub fn fix(mut self, fix: impl Into<String>) -> Finding {
+        self.fix = fix.into();
+        self
+    }
+}
+
+/// A target that could not be audited, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub target: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}: {}", self.target, self.message),
+            None => write!(f, "{}: {}", self.target, self.message),
+        }
+    }
+}
+
+/// Everything one `audit` command found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// Targets that were read and audited.
+    pub audited: Vec<String>,
+    pub findings: Vec<Finding>,
+    pub problems: Vec<Problem>,
+    /// Facts about the audit itself (an engine not reached, a kind skipped).
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    pub fn merge(&mut self, other: Report) {
+        self.audited.extend(other.audited);
+        self.findings.extend(other.findings);
+        self.problems.extend(other.problems);
+        self.notes.extend(other.notes);
+    }
+
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    }
+
+    /// 2 when nothing could be read, 1 when a finding reaches `fail_on`, else 0.
+    pub fn exit_code(&self, fail_on: Severity) -> u8 {
+        if self.audited.is_empty() && !self.problems.is_empty() {
+            2
+        } else if self.findings.iter().any(|f| f.severity >= fail_on) {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// Findings in a stable order: by target as given, then line, then rule.
+    pub fn sort(&mut self) {
+        let order: Vec<String> = self.audited.clone();
+        let rank = |t: &str| order.iter().position(|a| a == t).unwrap_or(usize::MAX);
+        self.findings.sort_by(|a, b| {
+            (rank(&a.target), a.line, a.rule, &a.path).cmp(&(
+                rank(&b.target),
+                b.line,
+                b.rule,
+                &b.path,
+            ))
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(severity: Severity) -> Finding {
+        Finding {
+            rule: "X",
+            severity,
+            target: "t".into(),
+            line: None,
+            column: None,
+            path: None,
+            message: String::new(),
+            fix: String::new(),
+        }
+    }
+
+    #[test]
+    fn exit_code_follows_fail_on_and_unreadable_input() {
+        let mut r = Report {
+            audited: vec!["t".into()],
+            ..Report::default()
+        };
+        assert_eq!(r.exit_code(Severity::Error), 0);
+        r.findings.push(finding(Severity::Warning));
+        assert_eq!(r.exit_code(Severity::Error), 0);
+        assert_eq!(r.exit_code(Severity::Warning), 1);
+        r.findings.push(finding(Severity::Error));
+        assert_eq!(r.exit_code(Severity::Error), 1);
+        let unreadable = Report {
+            problems: vec![Problem {
+                target: "x".into(),
+                line: None,
+                message: "binary".into(),
+            }],
+            ..Report::default()
+        };
+        assert_eq!(unreadable.exit_code(Severity::Error), 2);
+    }
+}

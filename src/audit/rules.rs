@@ -1,0 +1,249 @@
+//! The rule table: every rule's id, severity, what it means, its fix, and the nearest
+//! rule of the peer tools (hadolint, Trivy, checkov, kube-linter, Dockle).
+
+use super::Severity;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub id: &'static str,
+    /// A short kebab-case name, for SARIF and people.
+    pub name: &'static str,
+    pub severity: Severity,
+    /// One line: what is wrong.
+    pub title: &'static str,
+    pub fix: &'static str,
+    /// The nearest rules of other tools, e.g. `hadolint DL3002`; empty when none has one.
+    pub peers: &'static [&'static str],
+}
+
+use Severity::{Error, Info, Warning};
+
+pub const D_ROOT_USER: Rule = Rule {
+    id: "NRD001",
+    name: "final-stage-user-is-root",
+    severity: Error,
+    title: "the shipped stage's USER is root (0, root, 0:0, root:root, or a variable that is empty or 0)",
+    fix: "end the final stage with a numeric non-root USER, e.g. `USER 4242`",
+    peers: &["hadolint DL3002", "Trivy DS002", "checkov CKV_DOCKER_8"],
+};
+pub const D_NO_USER: Rule = Rule {
+    id: "NRD002",
+    name: "no-user-over-root-base",
+    severity: Error,
+    title: "no USER in the shipped stage and its base image runs as root, or its user is unknown",
+    fix: "add `USER 4242` (a numeric non-root uid) at the end of the final stage",
+    peers: &["checkov CKV_DOCKER_3", "Trivy DS002"],
+};
+pub const D_BACK_TO_ROOT: Rule = Rule {
+    id: "NRD003",
+    name: "user-switched-back-to-root",
+    severity: Error,
+    title: "USER switches back to root after a non-root USER and never leaves it",
+    fix: "put a numeric non-root USER after the last step that needs root",
+    peers: &["hadolint DL3002"],
+};
+pub const D_NAMED_USER: Rule = Rule {
+    id: "NRD004",
+    name: "named-user",
+    severity: Warning,
+    title: "USER names a user: the kubelet cannot verify runAsNonRoot against a name",
+    fix: "give the uid instead of the name, e.g. `USER 1000` after `useradd -u 1000 app`",
+    peers: &[],
+};
+pub const D_SETUID: Rule = Rule {
+    id: "NRD005",
+    name: "setuid-bit-set",
+    severity: Error,
+    title: "a RUN sets the setuid or setgid bit (chmod u+s, g+s, +s, 4755, 2755, install -m 4755) in a shipped stage",
+    fix: "do not set the bit; give the program the capability it needs, or run that step at build time only",
+    peers: &["Dockle CIS-DI-0008 (on images)"],
+};
+pub const D_GID_ZERO: Rule = Rule {
+    id: "NRD006",
+    name: "gid-zero-outside-openshift-pattern",
+    severity: Warning,
+    title: "USER puts the process in group 0 but no path is prepared for it (chgrp 0 and chmod g=u)",
+    fix: "use a non-zero group (`USER 4242:4242`), or follow OpenShift's pattern: `chgrp -R 0 DIR && chmod -R g=u DIR`",
+    peers: &[],
+};
+pub const D_OPENSHIFT_WRITABLE: Rule = Rule {
+    id: "NRD007",
+    name: "writable-only-by-owner",
+    severity: Info,
+    title: "a path is made writable for one uid only: an arbitrary uid in group 0 (OpenShift) cannot write it",
+    fix: "also `chgrp -R 0 DIR && chmod -R g=u DIR`, so any uid in group 0 can write it",
+    peers: &[],
+};
+
+pub const I_ROOT_USER: Rule = Rule {
+    id: "NRI001",
+    name: "image-user-is-root",
+    severity: Error,
+    title: "the image's Config.User is empty or resolves to uid 0",
+    fix: "rebuild with a numeric non-root `USER`, e.g. `USER 4242`",
+    peers: &["Dockle CIS-DI-0001", "Trivy DS002 (on Dockerfiles)"],
+};
+pub const I_NAMED_USER: Rule = Rule {
+    id: "NRI002",
+    name: "image-user-is-a-name",
+    severity: Warning,
+    title: "the image's Config.User is a name: the kubelet cannot verify runAsNonRoot against it",
+    fix: "rebuild with the user's uid, e.g. `USER 1000`",
+    peers: &[],
+};
+pub const I_SETUID_ROOT: Rule = Rule {
+    id: "NRI003",
+    name: "setuid-root-file",
+    severity: Error,
+    title: "the image holds a setuid-root or setgid-root file: any user who runs it gets root's uid or group",
+    fix: "remove the bits in the image: `RUN find / -xdev -perm /6000 -type f -exec chmod a-s {} +`",
+    peers: &["Dockle CIS-DI-0008"],
+};
+
+pub const K_RUN_AS_ROOT: Rule = Rule {
+    id: "NRK001",
+    name: "run-as-user-zero",
+    severity: Error,
+    title: "runAsUser is 0 for a container (its own or the pod's)",
+    fix: "set a non-zero runAsUser, e.g. `runAsUser: 4242`, and `runAsNonRoot: true`",
+    peers: &[
+        "Trivy KSV105",
+        "checkov CKV_K8S_40",
+        "kube-linter run-as-non-root",
+    ],
+};
+pub const K_NOT_NON_ROOT: Rule = Rule {
+    id: "NRK002",
+    name: "may-run-as-root",
+    severity: Error,
+    title: "neither runAsNonRoot: true nor a non-zero runAsUser is in effect: the image's user decides, and may be root",
+    fix: "set `runAsNonRoot: true` (and a numeric USER in the image, or `runAsUser: 4242`)",
+    peers: &["Trivy KSV012", "checkov CKV_K8S_6", "kube-linter run-as-non-root"],
+};
+pub const K_PRIVILEGED: Rule = Rule {
+    id: "NRK003",
+    name: "privileged",
+    severity: Error,
+    title: "privileged: true gives the container every capability and the host's devices",
+    fix: "remove `privileged: true`; add only the capability the program needs",
+    peers: &[
+        "Trivy KSV017",
+        "checkov CKV_K8S_16",
+        "kube-linter privileged-container",
+    ],
+};
+pub const K_ESCALATION: Rule = Rule {
+    id: "NRK004",
+    name: "privilege-escalation-allowed",
+    severity: Warning,
+    title: "allowPrivilegeEscalation is not false: setuid files and file capabilities still work",
+    fix: "set `allowPrivilegeEscalation: false` in the container's securityContext",
+    peers: &[
+        "Trivy KSV001",
+        "checkov CKV_K8S_20",
+        "kube-linter privilege-escalation-container",
+    ],
+};
+pub const K_CAPABILITIES: Rule = Rule {
+    id: "NRK005",
+    name: "capabilities-not-dropped",
+    severity: Warning,
+    title: "capabilities are not all dropped (drop: [ALL]), or one other than NET_BIND_SERVICE is added",
+    fix: "set `capabilities: {drop: [ALL]}` and add back only NET_BIND_SERVICE if needed",
+    peers: &["Trivy KSV003", "Trivy KSV022", "checkov CKV_K8S_37"],
+};
+pub const K_SECCOMP: Rule = Rule {
+    id: "NRK006",
+    name: "no-seccomp-profile",
+    severity: Warning,
+    title: "no seccomp profile (RuntimeDefault or Localhost) for the container or its pod",
+    fix: "set `seccompProfile: {type: RuntimeDefault}` in the pod's securityContext",
+    peers: &["Trivy KSV030", "checkov CKV_K8S_31"],
+};
+pub const K_GID_ZERO: Rule = Rule {
+    id: "NRK007",
+    name: "group-zero",
+    severity: Warning,
+    title: "runAsGroup, fsGroup or supplementalGroups is 0: the process gets root's group",
+    fix: "use a non-zero group, unless the image follows OpenShift's group-0 pattern (chgrp 0, chmod g=u)",
+    peers: &["Trivy KSV029"],
+};
+pub const K_NOT_AUDITED: Rule = Rule {
+    id: "NRK008",
+    name: "kind-not-audited",
+    severity: Info,
+    title: "an object whose kind holds no pod template was not audited",
+    fix: "nothing, if the kind runs no containers",
+    peers: &[],
+};
+
+pub const R_ROOT_PROCESS: Rule = Rule {
+    id: "NRR001",
+    name: "process-running-as-root",
+    severity: Error,
+    title: "a process of a running container runs as uid 0",
+    fix: "run the container with a non-root user (`--user 4242`, or a numeric USER in its image)",
+    peers: &["Cnitch"],
+};
+pub const R_POD_ROOT: Rule = Rule {
+    id: "NRR002",
+    name: "pod-container-running-as-root",
+    severity: Error,
+    title: "a container of a running pod runs as uid 0",
+    fix: "set `runAsNonRoot: true` and `runAsUser: 4242` in the pod's securityContext",
+    peers: &["Trivy KSV012 (on manifests)"],
+};
+pub const R_UNKNOWN: Rule = Rule {
+    id: "NRR003",
+    name: "pod-user-unknown",
+    severity: Warning,
+    title: "the uid of a running pod's container could not be read",
+    fix: "set runAsUser and runAsNonRoot so the pod's spec says it; or allow pods/exec to the auditor",
+    peers: &[],
+};
+
+pub const RULES: &[Rule] = &[
+    D_ROOT_USER,
+    D_NO_USER,
+    D_BACK_TO_ROOT,
+    D_NAMED_USER,
+    D_SETUID,
+    D_GID_ZERO,
+    D_OPENSHIFT_WRITABLE,
+    I_ROOT_USER,
+    I_NAMED_USER,
+    I_SETUID_ROOT,
+    K_RUN_AS_ROOT,
+    K_NOT_NON_ROOT,
+    K_PRIVILEGED,
+    K_ESCALATION,
+    K_CAPABILITIES,
+    K_SECCOMP,
+    K_GID_ZERO,
+    K_NOT_AUDITED,
+    R_ROOT_PROCESS,
+    R_POD_ROOT,
+    R_UNKNOWN,
+];
+
+pub fn by_id(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id.eq_ignore_ascii_case(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_well_formed() {
+        let mut ids: Vec<&str> = RULES.iter().map(|r| r.id).collect();
+        ids.sort_unstable();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(before, ids.len(), "duplicate rule id");
+        for r in RULES {
+            assert!(r.id.starts_with("NR") && r.id.len() == 6, "{}", r.id);
+            assert!(!r.fix.is_empty() && !r.title.is_empty());
+        }
+    }
+}

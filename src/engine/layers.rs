@@ -1,0 +1,295 @@
+//! Reads an image as `docker save` streams it (the legacy layout and the OCI one): every
+//! layer's setuid/setgid files and `/etc/passwd`, then the layers stacked in the
+//! manifest's order with whiteouts applied, as the container would see its filesystem.
+//! Nothing is run and no container is created.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{Cursor, Read};
+
+use super::SpecialFile;
+
+/// What the stacked layers hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageFiles {
+    /// Regular files with the setuid or setgid bit, by path.
+    pub special: Vec<SpecialFile>,
+    /// The final `/etc/passwd`, to resolve a named user.
+    pub passwd: Option<String>,
+    pub layers: usize,
+}
+
+#[derive(Debug, Default)]
+struct Layer {
+    special: Vec<SpecialFile>,
+    /// Every path the layer writes: it hides the same path in the layers below.
+    paths: HashSet<String>,
+    whiteouts: Vec<String>,
+    opaque: Vec<String>,
+    passwd: Option<String>,
+}
+
+const PASSWD_LIMIT: u64 = 4 * 1024 * 1024;
+
+/// Reads a `docker save` archive from `reader` in one pass.
+pub fn scan_saved_image(reader: impl Read) -> std::io::Result<ImageFiles> {
+    let mut archive = tar::Archive::new(reader);
+    let mut layers: HashMap<String, Layer> = HashMap::new();
+    let mut manifest: Option<Vec<String>> = None;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = entry
+            .path()?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
+        if name == "manifest.json" {
+            let mut text = String::new();
+            entry.read_to_string(&mut text)?;
+            manifest = Some(layer_order(&text)?);
+            continue;
+        }
+        if !(name.ends_with("layer.tar") || name.starts_with("blobs/")) {
+            continue;
+        }
+        let mut head = vec![0u8; 512];
+        let n = read_up_to(&mut entry, &mut head)?;
+        head.truncate(n);
+        let body = Cursor::new(head.clone()).chain(entry);
+        let layer = if head.starts_with(&[0x1f, 0x8b]) {
+            scan_layer(flate2::read::GzDecoder::new(body))?
+        } else if head.len() >= 262 && &head[257..262] == b"ustar" {
+            scan_layer(body)?
+        } else {
+            // A config or index blob, not a layer.
+            continue;
+        };
+        layers.insert(name, layer);
+    }
+    let order = manifest.ok_or_else(|| invalid("no manifest.json in the saved image"))?;
+    stack(&order, layers)
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+fn invalid(message: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, message.to_string())
+}
+
+fn layer_order(manifest: &str) -> std::io::Result<Vec<String>> {
+    let value: serde_json::Value =
+        serde_json::from_str(manifest).map_err(|e| invalid(&format!("manifest.json: {e}")))?;
+    let layers = value[0]["Layers"]
+        .as_array()
+        .ok_or_else(|| invalid("manifest.json lists no Layers"))?;
+    Ok(layers
+        .iter()
+        .filter_map(|l| l.as_str().map(|s| s.trim_start_matches("./").to_string()))
+        .collect())
+}
+
+fn absolute(path: &str) -> String {
+    let trimmed = path
+        .trim_start_matches("./")
+        .trim_start_matches('/')
+        .trim_end_matches('/');
+    format!("/{trimmed}")
+}
+
+fn scan_layer(reader: impl Read) -> std::io::Result<Layer> {
+    let mut archive = tar::Archive::new(reader);
+    let mut layer = Layer::default();
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = absolute(&entry.path()?.to_string_lossy());
+        let (parent, base) = path.rsplit_once('/').unwrap_or(("", &path));
+        if let Some(hidden) = base.strip_prefix(".wh.") {
+            if hidden == ".wh..opq" {
+                layer.opaque.push(if parent.is_empty() {
+                    "/".into()
+                } else {
+                    parent.to_string()
+                });
+            } else {
+                layer.whiteouts.push(format!("{parent}/{hidden}"));
+            }
+            continue;
+        }
+        let header = entry.header();
+        let kind = header.entry_type();
+        let mode = header.mode()?;
+        if (kind.is_file() || kind.is_hard_link()) && mode & 0o6000 != 0 {
+            layer.special.push(SpecialFile {
+                path: path.clone(),
+                mode,
+                uid: header.uid()?,
+                gid: header.gid()?,
+            });
+        }
+        if path == "/etc/passwd" && kind.is_file() && header.size()? <= PASSWD_LIMIT {
+            let mut text = String::new();
+            entry.read_to_string(&mut text).ok();
+            layer.passwd = Some(text);
+        }
+        layer.paths.insert(path);
+    }
+    Ok(layer)
+}
+
+fn under(path: &str, dir: &str) -> bool {
+    dir == "/" || path == dir || path.starts_with(&format!("{dir}/"))
+}
+
+fn stack(order: &[String], mut layers: HashMap<String, Layer>) -> std::io::Result<ImageFiles> {
+    let mut special: BTreeMap<String, SpecialFile> = BTreeMap::new();
+    let mut passwd: Option<String> = None;
+    for name in order {
+        let layer = layers.remove(name).ok_or_else(|| {
+            invalid(&format!(
+                "layer {name} named in manifest.json is not in the archive"
+            ))
+        })?;
+        for gone in &layer.whiteouts {
+            special.retain(|p, _| !under(p, gone));
+            if under("/etc/passwd", gone) {
+                passwd = None;
+            }
+        }
+        for dir in &layer.opaque {
+            special.retain(|p, _| !(p.starts_with(&format!("{dir}/")) || dir == "/"));
+            if under("/etc/passwd", dir) && dir != "/etc/passwd" {
+                passwd = None;
+            }
+        }
+        special.retain(|p, _| !layer.paths.contains(p));
+        for f in layer.special {
+            special.insert(f.path.clone(), f);
+        }
+        if layer.passwd.is_some() {
+            passwd = layer.passwd;
+        } else if layer.paths.contains("/etc/passwd") {
+            // Replaced by something that is not a readable file.
+            passwd = None;
+        }
+    }
+    Ok(ImageFiles {
+        special: special.into_values().collect(),
+        passwd,
+        layers: order.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(files: &[(&str, u32, u64)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, mode, uid) in files {
+            let body: &[u8] = if *path == "etc/passwd" {
+                b"root:x:0:0::/root:/bin/sh\napp:x:0:0::/:/bin/sh\n"
+            } else {
+                b"x"
+            };
+            let mut header = tar::Header::new_gnu();
+            header.set_size(body.len() as u64);
+            header.set_mode(*mode);
+            header.set_uid(*uid);
+            header.set_gid(0);
+            header.set_cksum();
+            builder.append_data(&mut header, path, body).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    fn saved(layers: &[Vec<u8>], oci: bool) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut names = Vec::new();
+        for (i, l) in layers.iter().enumerate() {
+            let name = if oci {
+                format!("blobs/sha256/{i:064}")
+            } else {
+                format!("{i:064}/layer.tar")
+            };
+            let mut header = tar::Header::new_gnu();
+            header.set_size(l.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append_data(&mut header, &name, &l[..]).unwrap();
+            names.push(name);
+        }
+        let manifest = serde_json::json!([{ "Config": "c.json", "Layers": names }]).to_string();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(manifest.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, "manifest.json", manifest.as_bytes())
+            .unwrap();
+        builder.into_inner().unwrap()
+    }
+
+    fn paths(files: &ImageFiles) -> Vec<&str> {
+        files.special.iter().map(|f| f.path.as_str()).collect()
+    }
+
+    #[test]
+    fn whiteouts_and_overrides_apply_in_layer_order() {
+        let base = layer(&[
+            ("usr/bin/su", 0o4755, 0),
+            ("usr/bin/passwd", 0o4755, 0),
+            ("usr/bin/wall", 0o2755, 0),
+            ("opt/tool/x", 0o4755, 0),
+            ("etc/passwd", 0o644, 0),
+        ]);
+        let top = layer(&[
+            ("usr/bin/.wh.su", 0o644, 0),
+            ("usr/bin/passwd", 0o755, 0),
+            ("opt/tool/.wh..wh..opq", 0o644, 0),
+            ("usr/local/bin/id-suid", 0o4755, 0),
+        ]);
+        for oci in [false, true] {
+            let files = scan_saved_image(&saved(&[base.clone(), top.clone()], oci)[..]).unwrap();
+            assert_eq!(
+                paths(&files),
+                ["/usr/bin/wall", "/usr/local/bin/id-suid"],
+                "oci={oci}"
+            );
+            assert_eq!(files.layers, 2);
+            assert!(files.passwd.as_deref().unwrap().contains("app:x:0"));
+        }
+    }
+
+    #[test]
+    fn a_deleted_directory_takes_its_files() {
+        let base = layer(&[("opt/a/b", 0o4755, 0), ("opt/c", 0o4755, 0)]);
+        let top = layer(&[("opt/.wh.a", 0o644, 0)]);
+        let files = scan_saved_image(&saved(&[base, top], false)[..]).unwrap();
+        assert_eq!(paths(&files), ["/opt/c"]);
+    }
+
+    #[test]
+    fn no_manifest_is_an_error() {
+        let mut builder = tar::Builder::new(Vec::new());
+        let l = layer(&[("a", 0o644, 0)]);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(l.len() as u64);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, "x/layer.tar", &l[..])
+            .unwrap();
+        let bytes = builder.into_inner().unwrap();
+        assert!(scan_saved_image(&bytes[..]).is_err());
+    }
+}

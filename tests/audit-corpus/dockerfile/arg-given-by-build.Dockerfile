@@ -1,0 +1,5 @@
+# expect: none
+# build-arg: UID=4242
+FROM ubuntu
+ARG UID=0
+USER ${UID}

@@ -1,0 +1,4 @@
+# expect: NRD001@4
+FROM ubuntu
+ARG UID
+USER $UID

@@ -1,0 +1,3 @@
+# expect: NRD001@3
+FROM ubuntu
+USER root

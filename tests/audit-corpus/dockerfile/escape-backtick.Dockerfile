@@ -1,0 +1,7 @@
+# escape=`
+# expect: NRD003@7
+FROM mcr.example/windows/servercore
+USER 1000
+RUN dir c:\ `
+    && echo done
+USER 0

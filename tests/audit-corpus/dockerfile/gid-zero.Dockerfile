@@ -1,0 +1,3 @@
+# expect: NRD006@3
+FROM ubuntu
+USER 4242:0

@@ -1,0 +1,3 @@
+# expect: NRD004@3
+FROM ubuntu
+USER nobody

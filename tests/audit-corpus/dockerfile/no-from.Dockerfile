@@ -1,0 +1,2 @@
+# expect-problem: 2
+USER 4242

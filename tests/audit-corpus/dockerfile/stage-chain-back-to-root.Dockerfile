@@ -1,0 +1,5 @@
+# expect: NRD003@5
+FROM ubuntu AS base
+USER 4242
+FROM base
+USER root

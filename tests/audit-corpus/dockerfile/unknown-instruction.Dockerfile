@@ -1,0 +1,3 @@
+# expect-problem: 3
+FROM ubuntu
+USR 4242

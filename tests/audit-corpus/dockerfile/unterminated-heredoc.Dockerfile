@@ -1,0 +1,5 @@
+# expect-problem: 4
+FROM ubuntu
+USER 4242
+RUN <<EOF
+echo never ends

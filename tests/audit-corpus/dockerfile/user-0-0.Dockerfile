@@ -1,0 +1,4 @@
+# expect: NRD001@4
+# bases: ubuntu=
+FROM ubuntu
+USER 0:0
