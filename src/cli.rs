@@ -144,7 +144,7 @@ pub enum AuditTarget {
     /// the layers without running the image. Never pulls.
     Image {
         #[arg(required = true, value_name = "REF")]
-        images: Vec<String>,
+        references: Vec<String>,
     },
     /// Kubernetes manifests (files or folders of YAML; `-` reads standard input) against
     /// the restricted Pod Security Standard.
@@ -178,4 +178,15 @@ pub enum FailOn {
     Error,
     Warning,
     Info,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        // Catches clashing ids (a global option and a subcommand's field of one name).
+        super::Cli::command().debug_assert();
+    }
 }

@@ -58,7 +58,7 @@ pub async fn run(args: AuditArgs, kube: &KubeOptions) -> Result<u8> {
             .await?
         }
         AuditTarget::Manifest { paths } => audit_manifests(&paths),
-        AuditTarget::Image { images } => audit_images(&images).await,
+        AuditTarget::Image { references } => audit_images(&references).await,
         AuditTarget::Running {
             docker_only,
             kube_only,

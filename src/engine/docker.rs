@@ -587,6 +587,36 @@ impl DockerEngine {
 
     /// An image's stacked layers as the audit reads them: special files and /etc/passwd.
     pub async fn image_files(&self, image: &str) -> Result<layers::ImageFiles, EngineError> {
+        let inspect = timed(
+            "inspecting an image",
+            CALL,
+            self.docker.inspect_image(image),
+        )
+        .await?;
+        self.files_of(image, &inspect).await
+    }
+
+    async fn files_of(
+        &self,
+        image: &str,
+        inspect: &bollard::models::ImageInspect,
+    ) -> Result<layers::ImageFiles, EngineError> {
+        if let Some(dirs) = self.local_layer_dirs(inspect) {
+            let read = tokio::task::spawn_blocking(move || {
+                let refs: Vec<&std::path::Path> = dirs.iter().map(|d| d.as_path()).collect();
+                layers::scan_layer_dirs(&refs)
+            })
+            .await;
+            // A folder that vanished or cannot be read: the archive still can be.
+            if let Ok(Ok(files)) = read {
+                return Ok(files);
+            }
+        }
+        self.saved_image_files(image).await
+    }
+
+    /// The image's files read from the `docker save` archive only, never from folders.
+    pub async fn saved_image_files(&self, image: &str) -> Result<layers::ImageFiles, EngineError> {
         let stream = self.docker.export_image(image);
         parse_streamed(
             "reading the image's layers",
@@ -596,14 +626,44 @@ impl DockerEngine {
         .await
     }
 
+    /// The image's layer folders, lowest first, when the engine is on this machine, keeps
+    /// layers as overlay folders and lets us read them; `None` means use `docker save`.
+    /// `NONROOT_LAB_LAYERS=save` always uses the archive.
+    fn local_layer_dirs(
+        &self,
+        inspect: &bollard::models::ImageInspect,
+    ) -> Option<Vec<std::path::PathBuf>> {
+        if std::env::var("NONROOT_LAB_LAYERS").as_deref() == Ok("save")
+            || !self.endpoint.host.starts_with("unix://")
+        {
+            return None;
+        }
+        let driver = inspect.graph_driver.as_ref()?;
+        if !matches!(
+            driver.name.as_str(),
+            "overlay2" | "fuse-overlayfs" | "overlay"
+        ) {
+            return None;
+        }
+        let mut dirs: Vec<std::path::PathBuf> = driver
+            .data
+            .get("LowerDir")
+            .map(|l| l.split(':').rev().map(std::path::PathBuf::from).collect())
+            .unwrap_or_default();
+        dirs.push(std::path::PathBuf::from(driver.data.get("UpperDir")?));
+        let expected = inspect.root_fs.as_ref()?.layers.as_ref()?.len();
+        (dirs.len() == expected && dirs.iter().all(|d| std::fs::read_dir(d).is_ok()))
+            .then_some(dirs)
+    }
+
     /// What `audit image` needs of one image: its user and its files.
     pub async fn image_facts(
         &self,
         image: &str,
     ) -> Result<crate::audit::image::ImageFacts, EngineError> {
-        let user = match tokio::time::timeout(CALL, self.docker.inspect_image(image)).await {
+        let inspect = match tokio::time::timeout(CALL, self.docker.inspect_image(image)).await {
             Err(_) => return Err(timeout("inspecting an image", CALL)),
-            Ok(Ok(i)) => i.config.and_then(|c| c.user).unwrap_or_default(),
+            Ok(Ok(i)) => i,
             Ok(Err(BollardError::DockerResponseServerError {
                 status_code: 404, ..
             })) => {
@@ -616,8 +676,12 @@ impl DockerEngine {
         };
         Ok(crate::audit::image::ImageFacts {
             reference: image.to_string(),
-            user,
-            files: self.image_files(image).await?,
+            user: inspect
+                .config
+                .as_ref()
+                .and_then(|c| c.user.clone())
+                .unwrap_or_default(),
+            files: self.files_of(image, &inspect).await?,
         })
     }
 

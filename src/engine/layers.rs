@@ -1,10 +1,12 @@
-//! Reads an image as `docker save` streams it (the legacy layout and the OCI one): every
-//! layer's setuid/setgid files and `/etc/passwd`, then the layers stacked in the
-//! manifest's order with whiteouts applied, as the container would see its filesystem.
-//! Nothing is run and no container is created.
+//! Reads an image's layers: every layer's setuid/setgid files and `/etc/passwd`, then the
+//! layers stacked in order with whiteouts applied, as the container would see its
+//! filesystem. Nothing is run and no container is created. Two sources give the same
+//! answer: the archive `docker save` streams (legacy and OCI layouts, any engine), and,
+//! when the engine is local and overlay-based, its layer folders read directly.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Cursor, Read};
+use std::path::Path;
 
 use super::SpecialFile;
 
@@ -128,7 +130,8 @@ fn scan_layer(reader: impl Read) -> std::io::Result<Layer> {
         }
         let header = entry.header();
         let kind = header.entry_type();
-        let mode = header.mode()?;
+        // Some layers' headers carry the file type bits too (0o104755): keep the permissions.
+        let mode = header.mode()? & 0o7777;
         if (kind.is_file() || kind.is_hard_link()) && mode & 0o6000 != 0 {
             layer.special.push(SpecialFile {
                 path: path.clone(),
@@ -145,6 +148,89 @@ fn scan_layer(reader: impl Read) -> std::io::Result<Layer> {
         layer.paths.insert(path);
     }
     Ok(layer)
+}
+
+/// Reads layer folders (an overlay driver's `diff` directories), the lowest first.
+pub fn scan_layer_dirs(dirs: &[&Path]) -> std::io::Result<ImageFiles> {
+    let mut layers = HashMap::new();
+    let mut order = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let mut layer = Layer::default();
+        walk_dir(dir, "", &mut layer)?;
+        let name = i.to_string();
+        layers.insert(name.clone(), layer);
+        order.push(name);
+    }
+    stack(&order, layers)
+}
+
+fn walk_dir(root: &Path, rel: &str, layer: &mut Layer) -> std::io::Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    for entry in std::fs::read_dir(root.join(rel.trim_start_matches('/')))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let path = format!("{rel}/{name}");
+        let meta = entry.path().symlink_metadata()?;
+        let kind = meta.file_type();
+        if let Some(hidden) = name.strip_prefix(".wh.") {
+            if hidden == ".wh..opq" {
+                layer.opaque.push(if rel.is_empty() {
+                    "/".into()
+                } else {
+                    rel.to_string()
+                });
+            } else {
+                layer.whiteouts.push(format!("{rel}/{hidden}"));
+            }
+            continue;
+        }
+        // overlay2 marks a deletion with a 0:0 character device.
+        if kind.is_char_device() && meta.rdev() == 0 {
+            layer.whiteouts.push(path);
+            continue;
+        }
+        if kind.is_file() && meta.mode() & 0o6000 != 0 {
+            layer.special.push(SpecialFile {
+                path: path.clone(),
+                mode: meta.mode() & 0o7777,
+                uid: u64::from(meta.uid()),
+                gid: u64::from(meta.gid()),
+            });
+        }
+        if path == "/etc/passwd" && kind.is_file() && meta.len() <= PASSWD_LIMIT {
+            layer.passwd = std::fs::read_to_string(entry.path()).ok();
+        }
+        if kind.is_dir() {
+            if opaque_dir(&entry.path()) {
+                layer.opaque.push(path.clone());
+            }
+            walk_dir(root, &path, layer)?;
+        }
+        layer.paths.insert(path);
+    }
+    Ok(())
+}
+
+/// overlay2 marks a directory that hides the layers below with an xattr.
+fn opaque_dir(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let names: [&std::ffi::CStr; 2] = [c"trusted.overlay.opaque", c"user.overlay.opaque"];
+    names.iter().any(|name| {
+        let mut value = [0u8; 1];
+        // SAFETY: both strings are NUL-terminated and the buffer's length is passed.
+        let n = unsafe {
+            libc::lgetxattr(
+                c_path.as_ptr(),
+                name.as_ptr(),
+                value.as_mut_ptr().cast(),
+                value.len(),
+            )
+        };
+        n == 1 && value[0] == b'y'
+    })
 }
 
 fn under(path: &str, dir: &str) -> bool {
@@ -277,6 +363,33 @@ mod tests {
         let top = layer(&[("opt/.wh.a", 0o644, 0)]);
         let files = scan_saved_image(&saved(&[base, top], false)[..]).unwrap();
         assert_eq!(paths(&files), ["/opt/c"]);
+    }
+
+    #[test]
+    fn layer_folders_give_what_the_archive_gives() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (base, top) = (tmp.path().join("base"), tmp.path().join("top"));
+        let file = |root: &Path, rel: &str, mode: u32| {
+            use std::os::unix::fs::PermissionsExt;
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, b"x").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        file(&base, "usr/bin/su", 0o4755);
+        file(&base, "usr/bin/passwd", 0o4755);
+        file(&base, "opt/tool/x", 0o4755);
+        file(&base, "usr/bin/ls", 0o755);
+        file(&top, "usr/bin/.wh.su", 0o644);
+        file(&top, "usr/bin/passwd", 0o755);
+        file(&top, "opt/tool/.wh..wh..opq", 0o644);
+        file(&top, "usr/local/bin/id-suid", 0o4755);
+        let files = scan_layer_dirs(&[&base, &top]).unwrap();
+        let me = unsafe { libc::getuid() } as u64;
+        let expected: Vec<&str> = vec!["/usr/local/bin/id-suid"];
+        assert_eq!(paths(&files), expected);
+        assert_eq!(files.special[0].uid, me);
+        assert_eq!(files.layers, 2);
     }
 
     #[test]
