@@ -268,15 +268,14 @@ fn env_pairs(text: &str, escape: char) -> Vec<(String, String)> {
     let words = words::split_words(text, escape);
     match words.first() {
         Some(first) if !first.contains('=') => {
-            let value = text.trim_start()[first.len()..].trim().to_string();
-            vec![(first.clone(), value)]
+            // The old form: the key is the first raw word, the value all the rest.
+            let raw = text.trim();
+            let (key, value) = raw.split_once(char::is_whitespace).unwrap_or((raw, ""));
+            vec![(key.to_string(), value.trim().to_string())]
         }
         _ => words
             .into_iter()
-            .filter_map(|w| {
-                w.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
+            .filter_map(|w| w.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
             .collect(),
     }
 }
