@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::engine::Outcome;
 use crate::lesson::model::{
-    Expect, FilesExpect, HttpExpect, IdExpect, ImageUserExpect, SysctlExpect,
+    Expect, FilesExpect, FindingsExpect, HttpExpect, IdExpect, ImageUserExpect, SysctlExpect,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -73,6 +73,7 @@ pub fn check(expect: &Expect, outcome: &Outcome) -> CheckResult {
         Expect::ImageUser(want) => check_image_user(&kind, want, outcome),
         Expect::SetuidRoot(want) => check_files(&kind, want, outcome),
         Expect::Sysctl(want) => check_sysctl(&kind, want, &outcome.stdout),
+        Expect::Findings(want) => check_findings(&kind, want, outcome),
         Expect::NoRootProcesses(want) => {
             let Some(procs) = &outcome.processes else {
                 return result(
@@ -83,7 +84,7 @@ pub fn check(expect: &Expect, outcome: &Outcome) -> CheckResult {
             };
             let root: Vec<String> = procs
                 .iter()
-                .filter(|p| p.uid == "0")
+                .filter(|p| p.is_root())
                 .map(|p| format!("{} (pid {})", p.command, p.pid))
                 .collect();
             let listing = procs
@@ -284,12 +285,10 @@ fn check_http(kind: &str, want: &HttpExpect, outcome: &Outcome) -> CheckResult {
     }
 }
 
-/// Whether a `USER` value names a numeric, non-zero user (`4242`, `4242:0`).
+/// Whether a `USER` value names a numeric, non-zero user (`4242`, `4242:0`): the
+/// auditor's reading of a user, so lessons and `audit` never disagree.
 pub fn is_numeric_non_root(user: &str) -> bool {
-    let uid = user.split(':').next().unwrap_or("");
-    !uid.is_empty()
-        && uid.bytes().all(|b| b.is_ascii_digit())
-        && uid.parse::<u64>().is_ok_and(|u| u != 0)
+    crate::audit::user::User::parse(user).is_numeric_non_root()
 }
 
 fn check_image_user(kind: &str, want: &ImageUserExpect, outcome: &Outcome) -> CheckResult {
@@ -366,6 +365,62 @@ fn check_files(kind: &str, want: &FilesExpect, outcome: &Outcome) -> CheckResult
         } else {
             format!("{} file(s): {}", root.len(), root.join(" "))
         },
+        note: None,
+    }
+}
+
+fn check_findings(kind: &str, want: &FindingsExpect, outcome: &Outcome) -> CheckResult {
+    let mut expected = Vec::new();
+    if !want.has.is_empty() {
+        expected.push(format!("findings include {}", want.has.join(", ")));
+    }
+    if !want.lacks.is_empty() {
+        expected.push(format!("no {}", want.lacks.join(", ")));
+    }
+    if let Some(s) = want.none_at {
+        expected.push(match s {
+            crate::audit::Severity::Info => "no finding at all".to_string(),
+            s => format!("no {} or worse", s.name()),
+        });
+    }
+    let expected = expected.join("; ");
+    let Some(findings) = &outcome.findings else {
+        let why = outcome
+            .notes
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "nothing was audited".to_string());
+        return CheckResult {
+            check: kind.to_string(),
+            passed: false,
+            expected,
+            actual: why,
+            note: None,
+        };
+    };
+    let rules: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+    let passed = want.has.iter().all(|r| rules.contains(&r.as_str()))
+        && want.lacks.iter().all(|r| !rules.contains(&r.as_str()))
+        && want
+            .none_at
+            .is_none_or(|s| findings.iter().all(|f| f.severity < s));
+    let actual = if findings.is_empty() {
+        "no findings".to_string()
+    } else {
+        findings
+            .iter()
+            .map(|f| match f.line {
+                Some(l) => format!("{} {} (line {l})", f.severity.name(), f.rule),
+                None => format!("{} {}", f.severity.name(), f.rule),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    CheckResult {
+        check: kind.to_string(),
+        passed,
+        expected,
+        actual,
         note: None,
     }
 }

@@ -248,3 +248,60 @@ fn root_processes_are_named() {
     o.processes = None;
     assert!(!check(&Expect::NoRootProcesses(true), &o).passed);
 }
+
+mod findings {
+    use super::super::check;
+    use crate::audit::rules::{D_NAMED_USER, D_NO_USER, D_OPENSHIFT_WRITABLE};
+    use crate::audit::{Finding, Severity};
+    use crate::engine::Outcome;
+    use crate::lesson::model::{Expect, FindingsExpect};
+
+    fn outcome(findings: Option<Vec<Finding>>) -> Outcome {
+        Outcome {
+            findings,
+            notes: vec!["there is no file `Dockerfile` here".into()],
+            ..Default::default()
+        }
+    }
+
+    fn expect(has: &[&str], lacks: &[&str], none_at: Option<Severity>) -> Expect {
+        Expect::Findings(FindingsExpect {
+            has: has.iter().map(|s| s.to_string()).collect(),
+            lacks: lacks.iter().map(|s| s.to_string()).collect(),
+            none_at,
+        })
+    }
+
+    #[test]
+    fn has_lacks_and_severity_floor() {
+        let found = vec![
+            Finding::new(&D_NO_USER, "f", "m".into()).at(3, 1),
+            Finding::new(&D_OPENSHIFT_WRITABLE, "f", "m".into()).at(5, 1),
+        ];
+        let o = outcome(Some(found));
+        let r = check(&expect(&["NRD002"], &["NRD001"], None), &o);
+        assert!(r.passed, "{r:?}");
+        assert_eq!(r.actual, "error NRD002 (line 3), info NRD007 (line 5)");
+        assert!(!check(&expect(&["NRD004"], &[], None), &o).passed);
+        assert!(!check(&expect(&[], &["NRD002"], None), &o).passed);
+        assert!(!check(&expect(&[], &[], Some(Severity::Error)), &o).passed);
+        let info_only = outcome(Some(vec![Finding::new(
+            &D_OPENSHIFT_WRITABLE,
+            "f",
+            "m".into(),
+        )]));
+        assert!(check(&expect(&[], &[], Some(Severity::Warning)), &info_only).passed);
+        let r = check(&expect(&[], &[], Some(Severity::Info)), &info_only);
+        assert!(!r.passed);
+        assert_eq!(r.expected, "no finding at all");
+        let warning = outcome(Some(vec![Finding::new(&D_NAMED_USER, "f", "m".into())]));
+        assert!(!check(&expect(&[], &[], Some(Severity::Warning)), &warning).passed);
+    }
+
+    #[test]
+    fn nothing_audited_fails_with_the_reason() {
+        let r = check(&expect(&[], &[], Some(Severity::Warning)), &outcome(None));
+        assert!(!r.passed);
+        assert!(r.actual.contains("no file `Dockerfile`"), "{r:?}");
+    }
+}

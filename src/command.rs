@@ -126,6 +126,37 @@ pub fn docker_equivalent(request: &Request) -> String {
             }
             text
         }
+        Request::Audit(a) => match a {
+            crate::engine::AuditRequest::Dockerfile {
+                label,
+                target,
+                build_args,
+                ..
+            } => {
+                let mut words: Vec<String> =
+                    vec!["nonroot-lab".into(), "audit".into(), "dockerfile".into()];
+                if let Some(t) = target {
+                    words.extend(["--target".into(), t.clone()]);
+                }
+                for (k, v) in build_args {
+                    words.extend(["--build-arg".into(), format!("{k}={v}")]);
+                }
+                words.push(label.clone());
+                join(&words)
+            }
+            crate::engine::AuditRequest::Manifest { label, .. } => join(&[
+                "nonroot-lab".into(),
+                "audit".into(),
+                "manifest".into(),
+                label.clone(),
+            ]),
+            crate::engine::AuditRequest::Image { image } => join(&[
+                "nonroot-lab".into(),
+                "audit".into(),
+                "image".into(),
+                image.clone(),
+            ]),
+        },
         Request::InspectImage { image, files, .. } => {
             let mut text = format!(
                 "docker image inspect --format '{{{{.Config.User}}}}' {}",

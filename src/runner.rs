@@ -445,6 +445,7 @@ pub fn resolve(
             files: i.files,
             pull: !by_hand,
         }),
+        Action::Audit(a) => Some(Request::Audit(audit_request(plan, a, by_hand, &image))),
         Action::Apply(a) => {
             let text = plan.files.text(&format!("manifests/{}", a.manifest))?;
             let mut object: serde_json::Value = crate::yaml::parse(text).ok()?;
@@ -457,6 +458,46 @@ pub fn resolve(
                 ready_timeout: a.ready_timeout,
                 namespace_labels: a.namespace_labels.clone(),
             })
+        }
+    }
+}
+
+/// The lab's own file when running a step; the learner's, from where they started the
+/// lab, when checking what they wrote by hand.
+fn audit_request(
+    plan: &Plan,
+    a: &crate::lesson::model::AuditSpec,
+    by_hand: bool,
+    image: &dyn Fn(&str) -> String,
+) -> crate::engine::AuditRequest {
+    use crate::engine::AuditRequest;
+    let read = |folder: &str, name: &str| -> (String, Option<Vec<u8>>) {
+        if by_hand {
+            (name.to_string(), std::fs::read(name).ok())
+        } else {
+            let rel = format!("{folder}/{name}");
+            (rel.clone(), plan.files.files.get(&rel).cloned())
+        }
+    };
+    if let Some(d) = &a.dockerfile {
+        let (label, bytes) = read("dockerfiles", d);
+        let build_args = a
+            .base
+            .iter()
+            .map(|b| ("BASE".to_string(), image(b)))
+            .collect();
+        AuditRequest::Dockerfile {
+            label,
+            bytes,
+            target: a.target.clone(),
+            build_args,
+        }
+    } else if let Some(m) = &a.manifest {
+        let (label, bytes) = read("manifests", m);
+        AuditRequest::Manifest { label, bytes }
+    } else {
+        AuditRequest::Image {
+            image: image(a.image.as_deref().unwrap_or_default()),
         }
     }
 }

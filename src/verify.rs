@@ -168,6 +168,7 @@ async fn preflight_images(
                 Action::Build(b) => b.base.as_deref().into_iter().collect(),
                 Action::InspectImage(i) => vec![i.image.as_str()],
                 Action::Apply(_) => vec![],
+                Action::Audit(a) => a.base.iter().chain(&a.image).map(String::as_str).collect(),
             };
             for name in names.into_iter().filter(|n| !built.contains(n)) {
                 if let Some(reference) = images.resolve(name) {

@@ -21,7 +21,9 @@ use serde::Serialize;
 pub use rules::{Rule, RULES};
 
 /// How bad a finding is. `--fail-on` compares against this order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Advice.

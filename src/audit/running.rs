@@ -26,7 +26,7 @@ impl RunningContainer {
 pub fn docker_findings(containers: &[RunningContainer]) -> Vec<Finding> {
     let mut out = Vec::new();
     for c in containers {
-        let root: Vec<&Process> = c.processes.iter().filter(|p| p.uid.trim() == "0").collect();
+        let root: Vec<&Process> = c.processes.iter().filter(|p| p.is_root()).collect();
         if root.is_empty() {
             continue;
         }

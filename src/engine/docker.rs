@@ -685,6 +685,83 @@ impl DockerEngine {
         })
     }
 
+    /// An `audit` step: the auditor's own code on one target; its report joins stdout.
+    async fn audit(&self, request: &super::AuditRequest) -> Result<Outcome, EngineError> {
+        use super::AuditRequest;
+        use crate::audit::{dockerfile, manifest, output, Report};
+        let missing = |what: &str| Outcome {
+            notes: vec![format!(
+                "there is no {what} here: write it as the lesson shows, then check again"
+            )],
+            ..Default::default()
+        };
+        let (label, result) = match request {
+            AuditRequest::Dockerfile {
+                label,
+                bytes,
+                target,
+                build_args,
+            } => {
+                let Some(bytes) = bytes else {
+                    return Ok(missing(&format!("file `{label}`")));
+                };
+                let options = dockerfile::Options {
+                    target: target.clone(),
+                    build_args: build_args.clone(),
+                };
+                let mut known = HashMap::new();
+                for base in dockerfile::external_bases(bytes, &options) {
+                    let user = match self.image_present(&base).await {
+                        Ok(true) => dockerfile::BaseUser::Known(self.image_user(&base).await?),
+                        Ok(false) => dockerfile::BaseUser::Unknown("not on this engine".into()),
+                        Err(e) => return Err(e),
+                    };
+                    known.insert(base, user);
+                }
+                (
+                    label.clone(),
+                    dockerfile::audit(label, bytes, &options, &mut dockerfile::KnownBases(known)),
+                )
+            }
+            AuditRequest::Manifest { label, bytes } => {
+                let Some(bytes) = bytes else {
+                    return Ok(missing(&format!("file `{label}`")));
+                };
+                (
+                    label.clone(),
+                    manifest::audit(label, bytes).map(|f| f.findings),
+                )
+            }
+            AuditRequest::Image { image } => match self.image_facts(image).await {
+                Ok(facts) => (image.clone(), Ok(crate::audit::image::findings(&facts))),
+                Err(EngineError::ImageUnavailable { .. }) => {
+                    return Ok(missing(&format!("image `{image}` on this engine")))
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let mut report = Report {
+            audited: vec![label],
+            ..Report::default()
+        };
+        match result {
+            Ok(findings) => report.findings = findings,
+            Err(problem) => {
+                return Ok(Outcome {
+                    notes: vec![problem.to_string()],
+                    ..Default::default()
+                });
+            }
+        }
+        report.sort();
+        Ok(Outcome {
+            exit_code: Some(i64::from(report.exit_code(crate::audit::Severity::Error))),
+            stdout: output::human(&report),
+            findings: Some(report.findings),
+            ..Default::default()
+        })
+    }
+
     /// Every running container on the engine with its processes, for `audit running`.
     /// Read only: nothing is started, stopped or changed.
     pub async fn running_containers(
@@ -900,6 +977,7 @@ impl super::Engine for DockerEngine {
                 }
                 self.inspect_image(image, *files, out).await
             }
+            Request::Audit(a) => self.audit(a).await,
             Request::Apply { .. } => Err(EngineError::Refused {
                 what: "a Kubernetes step".into(),
                 message: "the Docker engine does not apply manifests".into(),

@@ -43,6 +43,8 @@ pub enum Request {
         /// a missing image then is the finding, not something to fetch.
         pull: bool,
     },
+    /// The auditor on one target, with the lab's files already read.
+    Audit(AuditRequest),
     /// A Kubernetes object (Pod or Deployment) with its images resolved.
     Apply {
         object: serde_json::Value,
@@ -55,6 +57,25 @@ pub enum Request {
         ready_timeout: u64,
         /// Labels the lab's namespace must carry first (Pod Security Admission levels).
         namespace_labels: std::collections::BTreeMap<String, String>,
+    },
+}
+
+/// What an `audit` step audits. A file's bytes are `None` when it does not exist (a
+/// hand check before the learner wrote it): the outcome then says so.
+#[derive(Debug, Clone)]
+pub enum AuditRequest {
+    Dockerfile {
+        label: String,
+        bytes: Option<Vec<u8>>,
+        target: Option<String>,
+        build_args: BTreeMap<String, String>,
+    },
+    Manifest {
+        label: String,
+        bytes: Option<Vec<u8>>,
+    },
+    Image {
+        image: String,
     },
 }
 
@@ -83,6 +104,8 @@ pub struct Outcome {
     pub special_files: Option<Vec<SpecialFile>>,
     /// Processes of a running container, as the engine's host sees them.
     pub processes: Option<Vec<Process>>,
+    /// What the auditor found, when the step audited something.
+    pub findings: Option<Vec<crate::audit::Finding>>,
     /// Facts worth telling the learner (e.g. "exited before answering").
     pub notes: Vec<String>,
 }
@@ -113,6 +136,13 @@ pub struct Process {
     pub uid: String,
     pub pid: String,
     pub command: String,
+}
+
+impl Process {
+    /// uid 0 as the engine's host sees it: the lessons' check and `audit running` agree.
+    pub fn is_root(&self) -> bool {
+        self.uid.trim() == "0"
+    }
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -299,6 +299,45 @@ fn lint_action(
                 ));
             }
         }
+        Action::Audit(a) => {
+            for name in a.image.iter().chain(&a.base) {
+                image(name);
+            }
+            if a.targets() != 1 {
+                out.push(at(
+                    file,
+                    find("audit", ""),
+                    format!(
+                        "step `{}`: `audit` takes exactly one of dockerfile, manifest, image",
+                        step.id
+                    ),
+                ));
+            }
+            if let Some(d) = &a.dockerfile {
+                if !files.exists(&format!("dockerfiles/{d}")) {
+                    out.push(at(
+                        file,
+                        find("dockerfile", d),
+                        format!(
+                            "step `{}`: Dockerfile `{d}` does not exist in dockerfiles/",
+                            step.id
+                        ),
+                    ));
+                }
+            }
+            if let Some(m) = &a.manifest {
+                if !files.exists(&format!("manifests/{m}")) {
+                    out.push(at(
+                        file,
+                        find("manifest", m),
+                        format!(
+                            "step `{}`: manifest `{m}` does not exist in manifests/",
+                            step.id
+                        ),
+                    ));
+                }
+            }
+        }
     }
     if step.platform == Platform::Kubernetes && !matches!(step.action, Action::Apply(_)) {
         out.push(at(

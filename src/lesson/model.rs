@@ -95,6 +95,8 @@ pub enum Action {
     InspectImage(InspectSpec),
     /// Kubernetes: apply a manifest from `manifests/` and check the pod.
     Apply(ApplySpec),
+    /// Run the auditor (`nonroot-lab audit`) on a Dockerfile, a manifest or an image.
+    Audit(AuditSpec),
 }
 
 impl Action {
@@ -105,6 +107,7 @@ impl Action {
             Action::Serve(_) => "serve",
             Action::InspectImage(_) => "inspect_image",
             Action::Apply(_) => "apply",
+            Action::Audit(_) => "audit",
         }
     }
 }
@@ -230,6 +233,35 @@ fn default_pod_ready() -> u64 {
     90
 }
 
+/// What to audit: exactly one of `dockerfile` (in `dockerfiles/`), `manifest` (in
+/// `manifests/`) or `image`. In a hand check, paths are the learner's own files, relative
+/// to where they started the lab.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSpec {
+    #[serde(default)]
+    pub dockerfile: Option<String>,
+    #[serde(default)]
+    pub manifest: Option<String>,
+    #[serde(default)]
+    pub image: Option<String>,
+    /// A logical image for the Dockerfile's `ARG BASE`, as in `build`.
+    #[serde(default)]
+    pub base: Option<String>,
+    /// The Dockerfile stage that ships (`--target`).
+    #[serde(default)]
+    pub target: Option<String>,
+}
+
+impl AuditSpec {
+    /// How many of dockerfile, manifest and image are given: lint wants exactly one.
+    pub fn targets(&self) -> usize {
+        usize::from(self.dockerfile.is_some())
+            + usize::from(self.manifest.is_some())
+            + usize::from(self.image.is_some())
+    }
+}
+
 /// One expectation on a step's outcome.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -253,6 +285,8 @@ pub enum Expect {
     Sysctl(SysctlExpect),
     /// No process in the running container runs as uid 0.
     NoRootProcesses(bool),
+    /// The audit's findings: rules present, rules absent, nothing at or above a severity.
+    Findings(FindingsExpect),
 }
 
 impl Expect {
@@ -273,6 +307,7 @@ impl Expect {
             Expect::SetuidRoot(_) => "setuid_root",
             Expect::Sysctl(_) => "sysctl",
             Expect::NoRootProcesses(_) => "no_root_processes",
+            Expect::Findings(_) => "findings",
         }
     }
 
@@ -334,4 +369,18 @@ pub struct SysctlExpect {
     /// What each value means for the learner.
     #[serde(default)]
     pub explain: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingsExpect {
+    /// Rule ids that must be among the findings.
+    #[serde(default)]
+    pub has: Vec<String>,
+    /// Rule ids that must not be.
+    #[serde(default)]
+    pub lacks: Vec<String>,
+    /// No finding at this severity or above (`error`, `warning`, `info`).
+    #[serde(default)]
+    pub none_at: Option<crate::audit::Severity>,
 }

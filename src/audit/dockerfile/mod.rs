@@ -140,6 +140,39 @@ pub fn audit(
     Ok(findings(label, &stages, shipped, bases))
 }
 
+/// The images the shipped stage is built on, for an engine to look up before `audit`
+/// runs (stages and `scratch` left out). Empty when the file does not parse.
+pub fn external_bases(bytes: &[u8], options: &Options) -> Vec<String> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Vec::new();
+    };
+    let Ok(file) = parse::parse(text.strip_prefix('\u{feff}').unwrap_or(text)) else {
+        return Vec::new();
+    };
+    let Ok(stages) = stages(&file, &options.build_args) else {
+        return Vec::new();
+    };
+    let mut bases: Vec<String> = stages
+        .iter()
+        .filter(|s| s.parent.is_none() && !s.base.eq_ignore_ascii_case("scratch"))
+        .map(|s| s.base.clone())
+        .collect();
+    bases.dedup();
+    bases
+}
+
+/// Base users looked up beforehand, e.g. by an async engine.
+pub struct KnownBases(pub std::collections::HashMap<String, BaseUser>);
+
+impl BaseImages for KnownBases {
+    fn user_of(&mut self, image: &str) -> BaseUser {
+        self.0
+            .get(image)
+            .cloned()
+            .unwrap_or_else(|| BaseUser::Unknown("not looked up".into()))
+    }
+}
+
 fn stages(
     file: &Dockerfile,
     build_args: &BTreeMap<String, String>,
@@ -275,7 +308,10 @@ fn env_pairs(text: &str, escape: char) -> Vec<(String, String)> {
         }
         _ => words
             .into_iter()
-            .filter_map(|w| w.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .filter_map(|w| {
+                w.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
             .collect(),
     }
 }

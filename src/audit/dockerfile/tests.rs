@@ -25,5 +25,7 @@ fn legacy_env_form_feeds_user() {
 
 #[test]
 fn a_byte_order_mark_is_not_an_instruction() {
-    assert!(run("\u{feff}FROM x\nUSER 4242\n".as_bytes()).unwrap().is_empty());
+    assert!(run("\u{feff}FROM x\nUSER 4242\n".as_bytes())
+        .unwrap()
+        .is_empty());
 }
