@@ -38,13 +38,18 @@ async fn build(docker: &DockerEngine, s: &Scope, dockerfile: &str) -> String {
 /// What `find` sees inside the image: the reference the audit must match. Docker itself
 /// is retried when it fails to start the container (seen once under heavy load).
 fn find_in(image: &str, args: &[&str]) -> Vec<String> {
-    let mut cmd = vec!["run", "--rm", "--user", "0", image, "find", "/", "-xdev", "-type", "f"];
+    let mut cmd = vec![
+        "run", "--rm", "--user", "0", image, "find", "/", "-xdev", "-type", "f",
+    ];
     cmd.extend_from_slice(args);
     let mut last = String::new();
     for _ in 0..3 {
         let out = Command::new("docker").args(&cmd).output().unwrap();
         if out.status.success() {
-            let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+            let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect();
             v.sort();
             return v;
         }

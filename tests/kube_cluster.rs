@@ -584,3 +584,149 @@ fn wait_until_no_pods(ns: &str) {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+/// A namespace of the test's own, deleted however the test ends.
+struct TestNamespace(String);
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        let _ = Command::new("kubectl")
+            .args(["delete", "namespace", &self.0, "--wait=false"])
+            .output();
+    }
+}
+
+#[tokio::test]
+async fn audit_running_names_the_pod_containers_that_run_as_root_and_how_it_knows() {
+    if cluster_or_skip().await.is_none() {
+        return;
+    }
+    let ns = TestNamespace(format!("nonroot-lab-audit-{}", std::process::id()));
+    kubectl(&["create", "namespace", &ns.0]);
+    let pod = |name: &str, image: &str, security: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  dnsPolicy: Default\n  terminationGracePeriodSeconds: 0\n  {security}\n  containers:\n    - name: main\n      image: {image}\n      imagePullPolicy: IfNotPresent\n      command: [sleep, '3600']\n---\n"
+        )
+    };
+    let manifest = [
+        pod("root-by-image", "local/busybox:1", "securityContext: {}"),
+        pod(
+            "root-by-spec",
+            "local/busybox:1",
+            "securityContext: {runAsUser: 0}",
+        ),
+        pod(
+            "uid-by-spec",
+            "local/busybox:1",
+            "securityContext: {runAsUser: 4242}",
+        ),
+        pod(
+            "nobody-by-image",
+            "local/busybox-nobody:1",
+            "securityContext: {}",
+        ),
+    ]
+    .concat();
+    // A new namespace has no service account token for a moment: retry the apply.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut child = Command::new("kubectl")
+            .args(["apply", "-n", &ns.0, "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(manifest.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    kubectl(&[
+        "wait",
+        "-n",
+        &ns.0,
+        "--for=condition=Ready",
+        "pod",
+        "--all",
+        "--timeout=90s",
+    ]);
+    let out = run(&[
+        "audit",
+        "running",
+        "--kube-only",
+        "--namespace",
+        &ns.0,
+        "--format",
+        "json",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let about = |pod: &str| -> Vec<&serde_json::Value> {
+        findings
+            .iter()
+            .filter(|f| f["target"] == format!("pod {}/{pod}", ns.0))
+            .collect()
+    };
+    let by_image = about("root-by-image");
+    assert_eq!(by_image.len(), 1, "{findings:#?}");
+    assert_eq!(by_image[0]["rule"], "NRR002");
+    assert!(
+        by_image[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`id -u` in the container"),
+        "{by_image:?}"
+    );
+    let by_spec = about("root-by-spec");
+    assert_eq!(by_spec.len(), 1, "{findings:#?}");
+    assert!(by_spec[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("runAsUser in its spec"));
+    assert!(
+        about("uid-by-spec").is_empty() && about("nobody-by-image").is_empty(),
+        "{findings:#?}"
+    );
+    assert_eq!(report["summary"]["audited"], 4);
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("4 pods, 4 running containers, 2 read with `id -u`"),
+        "{notes}"
+    );
+
+    // Without exec, the two whose spec does not say are unknown, never passed.
+    let out = run(&[
+        "audit",
+        "running",
+        "--kube-only",
+        "--no-exec",
+        "--namespace",
+        &ns.0,
+        "--format",
+        "json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
+    let unknown = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "NRR003")
+        .count();
+    assert_eq!(unknown, 2, "{report:#}");
+}

@@ -15,6 +15,8 @@ pub struct RunningContainer {
     pub name: String,
     pub image: String,
     pub processes: Vec<Process>,
+    /// A pod's container started by the kubelet's dockershim (`io.kubernetes.docker.type`).
+    pub kubelet: Option<String>,
 }
 
 impl RunningContainer {
@@ -34,18 +36,22 @@ pub fn docker_findings(containers: &[RunningContainer]) -> Vec<Finding> {
             .iter()
             .map(|p| format!("{} (pid {})", p.command, p.pid))
             .collect();
+        let mut message = format!(
+            "{} of {} processes run as uid 0: {}",
+            root.len(),
+            c.processes.len(),
+            listed.join(", ")
+        );
+        match c.kubelet.as_deref() {
+            Some("podsandbox") => message.push_str(
+                " (a pod's sandbox, started by the kubelet: a pod-level runAsUser makes it non-root too)",
+            ),
+            Some(_) => message.push_str(" (a pod's container, started by the kubelet)"),
+            None => {}
+        }
         out.push(
-            Finding::new(
-                &R_ROOT_PROCESS,
-                &c.target(),
-                format!(
-                    "{} of {} processes run as uid 0: {}",
-                    root.len(),
-                    c.processes.len(),
-                    listed.join(", ")
-                ),
-            )
-            .path(format!("container {}", &c.id[..c.id.len().min(12)])),
+            Finding::new(&R_ROOT_PROCESS, &c.target(), message)
+                .path(format!("container {}", &c.id[..c.id.len().min(12)])),
         );
     }
     out
@@ -191,17 +197,32 @@ mod tests {
                 name: "web".into(),
                 image: "nginx".into(),
                 processes: vec![p("0", "nginx"), p("101", "nginx")],
+                kubelet: None,
+            },
+            RunningContainer {
+                id: "c".repeat(64),
+                name: "k8s_POD_web".into(),
+                image: "pause:3.2".into(),
+                processes: vec![p("0", "pause")],
+                kubelet: Some("podsandbox".into()),
             },
             RunningContainer {
                 id: "b".repeat(64),
                 name: "app".into(),
                 image: "app".into(),
                 processes: vec![p("4242", "app")],
+                kubelet: None,
             },
         ];
         let f = docker_findings(&containers);
-        assert_eq!(f.len(), 1);
+        assert_eq!(f.len(), 2);
         assert_eq!(f[0].target, "container web (nginx)");
+        assert!(
+            f[1].message
+                .contains("a pod's sandbox, started by the kubelet"),
+            "{}",
+            f[1].message
+        );
         assert!(
             f[0].message
                 .starts_with("1 of 2 processes run as uid 0: nginx"),

@@ -686,7 +686,11 @@ impl DockerEngine {
     }
 
     /// An `audit` step: the auditor's own code on one target; its report joins stdout.
-    async fn audit(&self, request: &super::AuditRequest) -> Result<Outcome, EngineError> {
+    async fn audit(
+        &self,
+        request: &super::AuditRequest,
+        out: &OutputSink,
+    ) -> Result<Outcome, EngineError> {
         use super::AuditRequest;
         use crate::audit::{dockerfile, manifest, output, Report};
         let missing = |what: &str| Outcome {
@@ -754,9 +758,13 @@ impl DockerEngine {
             }
         }
         report.sort();
+        let text = output::human(&report);
+        for line in text.lines() {
+            out(Stream::Stdout, line);
+        }
         Ok(Outcome {
             exit_code: Some(i64::from(report.exit_code(crate::audit::Severity::Error))),
-            stdout: output::human(&report),
+            stdout: text,
             findings: Some(report.findings),
             ..Default::default()
         })
@@ -787,6 +795,10 @@ impl DockerEngine {
                     .and_then(|n| n.first().map(|n| n.trim_start_matches('/').to_string()))
                     .unwrap_or_else(|| id[..12.min(id.len())].to_string()),
                 image: c.image.unwrap_or_default(),
+                kubelet: c
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("io.kubernetes.docker.type").cloned()),
                 id,
                 processes,
             });
@@ -977,7 +989,7 @@ impl super::Engine for DockerEngine {
                 }
                 self.inspect_image(image, *files, out).await
             }
-            Request::Audit(a) => self.audit(a).await,
+            Request::Audit(a) => self.audit(a, out).await,
             Request::Apply { .. } => Err(EngineError::Refused {
                 what: "a Kubernetes step".into(),
                 message: "the Docker engine does not apply manifests".into(),
