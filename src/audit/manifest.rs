@@ -10,8 +10,6 @@ use super::rules::{
 use super::yaml_tree::{parse_stream, Marked, Node};
 use super::{Finding, Problem};
 
-pub const MAX_BYTES: usize = 16 * 1024 * 1024;
-
 /// Kinds that run no containers: skipped without a word.
 const PLAIN_KINDS: &[&str] = &[
     "ConfigMap",
@@ -54,37 +52,7 @@ pub fn audit(label: &str, bytes: &[u8]) -> Result<FileAudit, Problem> {
         line,
         message,
     };
-    if bytes.is_empty() {
-        return Err(problem(
-            None,
-            "empty file: no Kubernetes object in it".into(),
-        ));
-    }
-    if bytes.len() > MAX_BYTES {
-        return Err(problem(
-            None,
-            format!(
-                "{} bytes: larger than any manifest ({} MiB at most)",
-                bytes.len(),
-                MAX_BYTES >> 20
-            ),
-        ));
-    }
-    if bytes.contains(&0) {
-        return Err(problem(
-            None,
-            "binary file (it holds NUL bytes): not a YAML manifest".into(),
-        ));
-    }
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        problem(
-            None,
-            format!(
-                "not UTF-8 text (invalid byte at offset {}): not a YAML manifest",
-                e.valid_up_to()
-            ),
-        )
-    })?;
+    let text = super::text_of(label, bytes, "YAML manifest")?;
     let docs = parse_stream(text)
         .map_err(|e| problem(Some(e.line), format!("not valid YAML: {}", e.message)))?;
     if docs.is_empty() {

@@ -115,6 +115,43 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// Files larger than this are refused rather than read: no real Dockerfile or manifest
+/// comes close.
+pub const MAX_BYTES: usize = 16 * 1024 * 1024;
+
+/// A file's bytes as text, or the one message that says why it is not `what` (a
+/// Dockerfile, a YAML manifest): empty, too large, binary, not UTF-8. A byte-order mark
+/// is dropped.
+pub fn text_of<'a>(label: &str, bytes: &'a [u8], what: &str) -> Result<&'a str, Problem> {
+    let problem = |message: String| Problem {
+        target: label.to_string(),
+        line: None,
+        message,
+    };
+    if bytes.is_empty() {
+        return Err(problem(format!("empty file: not a {what}")));
+    }
+    if bytes.len() > MAX_BYTES {
+        return Err(problem(format!(
+            "{} bytes: larger than any {what} ({} MiB at most); is this the right file?",
+            bytes.len(),
+            MAX_BYTES >> 20
+        )));
+    }
+    if bytes.contains(&0) {
+        return Err(problem(format!(
+            "binary file (it holds NUL bytes): not a {what}"
+        )));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        problem(format!(
+            "not UTF-8 text (invalid byte at offset {}): not a {what}",
+            e.valid_up_to()
+        ))
+    })?;
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
+}
+
 /// Everything one `audit` command found.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {

@@ -101,6 +101,24 @@ fn layer_order(manifest: &str) -> std::io::Result<Vec<String>> {
         .collect())
 }
 
+/// Records `name` in `dir` as a whiteout (`.wh.NAME` deletes NAME, `.wh..wh..opq` hides
+/// everything below `dir`); `false` when it is an ordinary entry.
+fn whiteout(layer: &mut Layer, dir: &str, name: &str) -> bool {
+    let Some(hidden) = name.strip_prefix(".wh.") else {
+        return false;
+    };
+    if hidden == ".wh..opq" {
+        layer.opaque.push(if dir.is_empty() {
+            "/".into()
+        } else {
+            dir.to_string()
+        });
+    } else {
+        layer.whiteouts.push(format!("{dir}/{hidden}"));
+    }
+    true
+}
+
 fn absolute(path: &str) -> String {
     let trimmed = path
         .trim_start_matches("./")
@@ -116,16 +134,7 @@ fn scan_layer(reader: impl Read) -> std::io::Result<Layer> {
         let mut entry = entry?;
         let path = absolute(&entry.path()?.to_string_lossy());
         let (parent, base) = path.rsplit_once('/').unwrap_or(("", &path));
-        if let Some(hidden) = base.strip_prefix(".wh.") {
-            if hidden == ".wh..opq" {
-                layer.opaque.push(if parent.is_empty() {
-                    "/".into()
-                } else {
-                    parent.to_string()
-                });
-            } else {
-                layer.whiteouts.push(format!("{parent}/{hidden}"));
-            }
+        if whiteout(&mut layer, parent, base) {
             continue;
         }
         let header = entry.header();
@@ -172,16 +181,7 @@ fn walk_dir(root: &Path, rel: &str, layer: &mut Layer) -> std::io::Result<()> {
         let path = format!("{rel}/{name}");
         let meta = entry.path().symlink_metadata()?;
         let kind = meta.file_type();
-        if let Some(hidden) = name.strip_prefix(".wh.") {
-            if hidden == ".wh..opq" {
-                layer.opaque.push(if rel.is_empty() {
-                    "/".into()
-                } else {
-                    rel.to_string()
-                });
-            } else {
-                layer.whiteouts.push(format!("{rel}/{hidden}"));
-            }
+        if whiteout(layer, rel, &name) {
             continue;
         }
         // overlay2 marks a deletion with a 0:0 character device.

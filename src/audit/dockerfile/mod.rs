@@ -48,9 +48,6 @@ pub struct Options {
     pub build_args: BTreeMap<String, String>,
 }
 
-/// Files larger than this are refused rather than read: no real Dockerfile comes close.
-pub const MAX_BYTES: usize = 16 * 1024 * 1024;
-
 #[derive(Debug, Clone)]
 struct UserLine {
     line: usize,
@@ -83,38 +80,7 @@ pub fn audit(
         line,
         message,
     };
-    if bytes.is_empty() {
-        return Err(problem(
-            None,
-            "empty file: a Dockerfile needs at least a FROM".into(),
-        ));
-    }
-    if bytes.len() > MAX_BYTES {
-        return Err(problem(
-            None,
-            format!(
-                "{} bytes: larger than any Dockerfile ({} MiB at most); is this the right file?",
-                bytes.len(),
-                MAX_BYTES >> 20
-            ),
-        ));
-    }
-    if bytes.contains(&0) {
-        return Err(problem(
-            None,
-            "binary file (it holds NUL bytes): not a Dockerfile".into(),
-        ));
-    }
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        problem(
-            None,
-            format!(
-                "not UTF-8 text (invalid byte at offset {}): not a Dockerfile",
-                e.valid_up_to()
-            ),
-        )
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = crate::audit::text_of(label, bytes, "Dockerfile")?;
     let file = parse::parse(text).map_err(|e| problem(Some(e.line), e.message))?;
     let stages = stages(&file, &options.build_args).map_err(|(l, m)| problem(Some(l), m))?;
     let shipped = match &options.target {
@@ -143,10 +109,10 @@ pub fn audit(
 /// The images the shipped stage is built on, for an engine to look up before `audit`
 /// runs (stages and `scratch` left out). Empty when the file does not parse.
 pub fn external_bases(bytes: &[u8], options: &Options) -> Vec<String> {
-    let Ok(text) = std::str::from_utf8(bytes) else {
+    let Ok(text) = crate::audit::text_of("", bytes, "Dockerfile") else {
         return Vec::new();
     };
-    let Ok(file) = parse::parse(text.strip_prefix('\u{feff}').unwrap_or(text)) else {
+    let Ok(file) = parse::parse(text) else {
         return Vec::new();
     };
     let Ok(stages) = stages(&file, &options.build_args) else {
