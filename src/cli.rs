@@ -113,6 +113,7 @@ pub enum DoctorFormat {
 pub struct AuditArgs {
     #[command(subcommand)]
     pub what: AuditTarget,
+    /// human (grouped, each with its fix), json, or sarif (SARIF 2.1.0, for CI code scanning).
     #[arg(long, value_enum, default_value_t = AuditFormat::Human, global = true)]
     pub format: AuditFormat,
     /// Exit 1 when a finding is at least this severe.

@@ -158,7 +158,10 @@ fn draw_steps(frame: &mut Frame, area: Rect, app: &App) {
             (None, None) => match app.progress.status(&lesson.id, &step.id) {
                 Some("passed") => Line::styled("state: PASSED (earlier)", app.theme.passed()),
                 Some(_) => Line::styled("state: FAILED (earlier)", app.theme.failed()),
-                None => Line::raw("state: not run  (r runs it, c checks yours)"),
+                None if step.check.is_some() => {
+                    Line::raw("state: not run  (r runs it, c checks yours)")
+                }
+                None => Line::raw("state: not run  (r runs it)"),
             },
         };
         lines.push(state);
