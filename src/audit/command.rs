@@ -248,6 +248,11 @@ async fn audit_running(docker: bool, kube: bool, no_exec: bool, options: &KubeOp
                         "Docker engine: {} running containers read",
                         containers.len()
                     ));
+                    if engine.facts().await.is_ok_and(|f| f.userns_remap) {
+                        report.notes.push(
+                            "the engine remaps user namespaces: uids are the host's, so root in a container shows as its mapped uid and is not reported".into(),
+                        );
+                    }
                     report.audited.extend(containers.iter().map(|c| c.target()));
                     report
                         .findings
