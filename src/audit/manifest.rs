@@ -214,6 +214,17 @@ fn pod_spec(
     meta: Option<&Marked>,
     out: &mut FileAudit,
 ) {
+    // A pod spec the API server would refuse is reported, never passed as clean.
+    let containers = spec.get("containers");
+    if !containers.is_some_and(|c| matches!(c.node, Node::Seq(ref items) if !items.is_empty())) {
+        let at = containers.unwrap_or(spec);
+        out.problems.push(Problem {
+            target: label.to_string(),
+            line: Some(at.line),
+            message: format!("{object}: {path}.containers must be a non-empty list (the API server refuses it otherwise): not audited"),
+        });
+        return;
+    }
     let pod_sc = spec.get("securityContext");
     let pod_sc_path = format!("{path}.securityContext");
     let finding = |rule, message: String, at: &Marked, field: &str| {
@@ -282,6 +293,17 @@ fn pod_spec(
                     }
                     out.findings
                         .push(finding(&K_RUN_AS_ROOT, m, u.value, &u.path));
+                }
+                (Some(u), _) if u.value.int().is_none() => {
+                    out.findings.push(finding(
+                        &K_NOT_NON_ROOT,
+                        format!(
+                            "{who}: runAsUser is {:?}, not a number: the API server refuses it; write a number such as 4242",
+                            u.value.str().unwrap_or("not a number")
+                        ),
+                        u.value,
+                        &u.path,
+                    ));
                 }
                 (u, nr) => {
                     let uid_ok = u
