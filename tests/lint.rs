@@ -37,6 +37,14 @@ fn every_error_of_a_broken_lab_in_one_run_with_positions() {
             "manifest `missing.yaml` does not exist",
         ),
         (
+            "12-semantic.yaml:",
+            "`audit` takes exactly one of dockerfile, manifest, image",
+        ),
+        (
+            "12-semantic.yaml:",
+            "Dockerfile `Dockerfile-nowhere` does not exist",
+        ),
+        (
             "13-missing-text.yaml:3:7:",
             "the lesson text `nowhere.md` does not exist",
         ),
