@@ -1,6 +1,6 @@
 # escape=`
 # expect: NRD003@7
-FROM mcr.example/windows/servercore
+FROM example.test/windows/servercore
 USER 1000
 RUN dir c:\ `
     && echo done
