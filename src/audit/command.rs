@@ -154,11 +154,14 @@ fn walk(dir: &Path, wanted: fn(&str) -> bool, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// `Dockerfile*`, `Containerfile*`, `*.dockerfile`; not BuildKit's per-Dockerfile ignore
+/// files (`Dockerfile.dockerignore`).
 pub fn is_dockerfile_name(name: &str) -> bool {
-    name.starts_with("Dockerfile")
-        || name.starts_with("Containerfile")
-        || name.ends_with(".dockerfile")
-        || name.ends_with(".Dockerfile")
+    !name.ends_with(".dockerignore")
+        && (name.starts_with("Dockerfile")
+            || name.starts_with("Containerfile")
+            || name.ends_with(".dockerfile")
+            || name.ends_with(".Dockerfile"))
 }
 
 pub fn is_manifest_name(name: &str) -> bool {
@@ -363,5 +366,36 @@ impl BaseImages for EngineBases {
         };
         self.cache.insert(image.to_string(), verdict.clone());
         verdict
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_names_a_folder_search_takes() {
+        for yes in [
+            "Dockerfile",
+            "Dockerfile.prod",
+            "Containerfile",
+            "app.dockerfile",
+            "x.Dockerfile",
+        ] {
+            assert!(is_dockerfile_name(yes), "{yes}");
+        }
+        for no in [
+            "Dockerfile.dockerignore",
+            ".dockerignore",
+            "README.md",
+            "docker-compose.yml",
+        ] {
+            assert!(!is_dockerfile_name(no), "{no}");
+        }
+        assert!(
+            is_manifest_name("pod.yaml")
+                && is_manifest_name("a.yml")
+                && !is_manifest_name("a.json")
+        );
     }
 }
