@@ -585,13 +585,34 @@ fn wait_until_no_pods(ns: &str) {
     }
 }
 
-/// A namespace of the test's own, deleted however the test ends.
+/// A namespace of the test's own, deleted however the test ends, and waited for: the
+/// next cluster test must not start while the dockershim is still tearing pods down
+/// (seen: the next test's sandboxes timed out behind it).
 struct TestNamespace(String);
 
 impl Drop for TestNamespace {
     fn drop(&mut self) {
         let _ = Command::new("kubectl")
-            .args(["delete", "namespace", &self.0, "--wait=false"])
+            .args([
+                "delete",
+                "pods",
+                "--all",
+                "-n",
+                &self.0,
+                "--grace-period=0",
+                "--force",
+                "--wait=true",
+                "--timeout=90s",
+            ])
+            .output();
+        let _ = Command::new("kubectl")
+            .args([
+                "delete",
+                "namespace",
+                &self.0,
+                "--wait=true",
+                "--timeout=90s",
+            ])
             .output();
     }
 }
