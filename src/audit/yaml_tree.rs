@@ -30,28 +30,26 @@ pub struct Marked {
 }
 
 impl Marked {
-    /// The value under `key`, when this is a mapping that has it.
-    pub fn get(&self, key: &str) -> Option<&Marked> {
+    /// The key and value for `key`, when this is a mapping that has it (the last one
+    /// wins, as the API server reads duplicates).
+    fn entry(&self, key: &str) -> Option<&(Marked, Marked)> {
         match &self.node {
             Node::Map(pairs) => pairs
                 .iter()
                 .rev()
-                .find(|(k, _)| matches!(&k.node, Node::Str(s) if s == key))
-                .map(|(_, v)| v),
+                .find(|(k, _)| matches!(&k.node, Node::Str(s) if s == key)),
             _ => None,
         }
     }
 
+    /// The value under `key`, when this is a mapping that has it.
+    pub fn get(&self, key: &str) -> Option<&Marked> {
+        self.entry(key).map(|(_, v)| v)
+    }
+
     /// The mark of `key` itself, for findings about the key's line.
     pub fn key_mark(&self, key: &str) -> Option<&Marked> {
-        match &self.node {
-            Node::Map(pairs) => pairs
-                .iter()
-                .rev()
-                .find(|(k, _)| matches!(&k.node, Node::Str(s) if s == key))
-                .map(|(k, _)| k),
-            _ => None,
-        }
+        self.entry(key).map(|(k, _)| k)
     }
 
     pub fn str(&self) -> Option<&str> {
