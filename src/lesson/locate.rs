@@ -47,15 +47,24 @@ pub fn find_key(text: &str, from: usize, key: &str) -> Option<Pos> {
         })
 }
 
-/// Where each step begins: the line of its `- id:` (in order of appearance).
+/// Where each step begins: the line of its `- id:` (in order of appearance). An `id`
+/// expectation (`- id: {uid: 0}`) sits deeper than the steps, so only the outermost
+/// `- id:` lines count.
 pub fn step_lines(text: &str) -> Vec<usize> {
-    text.lines()
+    let candidates: Vec<(usize, usize)> = text
+        .lines()
         .enumerate()
-        .filter(|(_, line)| {
+        .filter_map(|(i, line)| {
             let t = line.trim_start();
-            t.starts_with("- id:") || t.starts_with("-   id:")
+            (t.starts_with("- id:") || t.starts_with("-   id:"))
+                .then_some((i + 1, line.len() - t.len()))
         })
-        .map(|(i, _)| i + 1)
+        .collect();
+    let outermost = candidates.iter().map(|(_, indent)| *indent).min();
+    candidates
+        .into_iter()
+        .filter(|(_, indent)| Some(*indent) == outermost)
+        .map(|(line, _)| line)
         .collect()
 }
 
@@ -87,6 +96,12 @@ mod tests {
     use super::*;
 
     const TEXT: &str = "id: l\nsteps:\n  - id: a\n    action:\n      build:\n        dockerfile: D1\n  - id: b\n    expect:\n      - exit_code: 0\n";
+
+    #[test]
+    fn an_id_expectation_is_not_a_step() {
+        let text = "steps:\n  - id: a\n    expect:\n      - id: {uid: 0}\n  - id: b\n";
+        assert_eq!(step_lines(text), vec![2, 5]);
+    }
 
     #[test]
     fn finds_steps_and_values_after_them() {
