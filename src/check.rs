@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use crate::engine::Outcome;
 use crate::lesson::model::{
-    Expect, FilesExpect, FindingsExpect, HttpExpect, IdExpect, ImageUserExpect, SysctlExpect,
+    CapabilitiesExpect, Expect, FilesExpect, FindingsExpect, HostFileExpect, HttpExpect, IdExpect,
+    ImageUserExpect, PortFloorExpect, SysctlExpect,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -74,6 +75,9 @@ pub fn check(expect: &Expect, outcome: &Outcome) -> CheckResult {
         Expect::SetuidRoot(want) => check_files(&kind, want, outcome),
         Expect::Sysctl(want) => check_sysctl(&kind, want, &outcome.stdout),
         Expect::Findings(want) => check_findings(&kind, want, outcome),
+        Expect::HostFile(want) => check_host_file(&kind, want, outcome),
+        Expect::Capabilities(want) => check_capabilities(&kind, want, &outcome.stdout),
+        Expect::PortFloor(want) => check_port_floor(&kind, want, outcome),
         Expect::NoRootProcesses(want) => {
             let Some(procs) = &outcome.processes else {
                 return result(
@@ -89,7 +93,10 @@ pub fn check(expect: &Expect, outcome: &Outcome) -> CheckResult {
                 .collect();
             let listing = procs
                 .iter()
-                .map(|p| format!("uid {} {}", p.uid, p.command))
+                .map(|p| match &p.user {
+                    Some(name) => format!("uid {} ({name}) {}", p.uid, p.command),
+                    None => format!("uid {} {}", p.uid, p.command),
+                })
                 .collect::<Vec<_>>()
                 .join(", ");
             if *want {
@@ -464,6 +471,241 @@ fn check_sysctl(kind: &str, want: &SysctlExpect, stdout: &str) -> CheckResult {
             None => format!("not found in stdout: {}", excerpt(stdout)),
         },
         note: value.and_then(|v| want.explain.get(&v).cloned()),
+    }
+}
+
+fn check_host_file(kind: &str, want: &HostFileExpect, outcome: &Outcome) -> CheckResult {
+    let mut expected = Vec::new();
+    if want.absent {
+        expected.push(format!("no `{}` on the host", want.path));
+    } else {
+        expected.push(format!("`{}` on the host", want.path));
+        if let Some(u) = want.uid {
+            expected.push(format!("owner uid {u}"));
+        }
+        if let Some(g) = want.gid {
+            expected.push(format!("group {g}"));
+        }
+        match want.non_root_owner {
+            Some(true) => expected.push("owned by a uid other than 0".to_string()),
+            Some(false) => expected.push("owned by uid 0".to_string()),
+            None => {}
+        }
+    }
+    let expected = expected.join(", ");
+    let Some(files) = &outcome.host_files else {
+        let why = outcome
+            .notes
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "the host's side was not read".to_string());
+        return CheckResult {
+            check: kind.to_string(),
+            passed: false,
+            expected,
+            actual: why,
+            note: None,
+        };
+    };
+    let file = files.iter().find(|f| f.path == want.path);
+    let (passed, actual) = match file {
+        None => (
+            want.absent,
+            if files.is_empty() {
+                format!("no `{}`: the folder is empty", want.path)
+            } else {
+                format!(
+                    "no `{}`; the folder holds {}",
+                    want.path,
+                    files
+                        .iter()
+                        .map(|f| f.path.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+        ),
+        Some(f) => (
+            !want.absent
+                && want.uid.is_none_or(|u| u == f.uid)
+                && want.gid.is_none_or(|g| g == f.gid)
+                && want.non_root_owner.is_none_or(|n| n == (f.uid != 0)),
+            format!(
+                "`{}` owner uid {} group {} mode {:o}",
+                f.path,
+                f.uid,
+                f.gid,
+                f.mode & 0o7777
+            ),
+        ),
+    };
+    CheckResult {
+        check: kind.to_string(),
+        passed,
+        expected,
+        actual,
+        note: None,
+    }
+}
+
+/// The capabilities of Linux, by bit number (capability.h).
+const CAPABILITIES: [&str; 41] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+/// Whether a name is a Linux capability, with or without its `CAP_` prefix.
+pub fn is_capability(name: &str) -> bool {
+    let bare = name.strip_prefix("CAP_").unwrap_or(name);
+    CAPABILITIES.contains(&bare)
+}
+
+/// The capability names of a `CapEff:` mask; unknown bits as `bit N`.
+pub fn decode_capabilities(mask: u64) -> Vec<String> {
+    (0..64)
+        .filter(|bit| mask & (1u64 << bit) != 0)
+        .map(|bit| match CAPABILITIES.get(bit as usize) {
+            Some(name) => format!("CAP_{name}"),
+            None => format!("bit {bit}"),
+        })
+        .collect()
+}
+
+/// The `CapEff:` mask of /proc/self/status, from a step's stdout.
+pub fn cap_eff(stdout: &str) -> Option<u64> {
+    stdout.lines().find_map(|l| {
+        let hex = l.trim().strip_prefix("CapEff:")?.trim();
+        u64::from_str_radix(hex, 16).ok()
+    })
+}
+
+fn check_capabilities(kind: &str, want: &CapabilitiesExpect, stdout: &str) -> CheckResult {
+    let mut expected = Vec::new();
+    if want.none {
+        expected.push("no effective capability (CapEff 0)".to_string());
+    }
+    if !want.includes.is_empty() {
+        expected.push(format!("effective: {}", want.includes.join(", ")));
+    }
+    let expected = expected.join(", ");
+    let Some(mask) = cap_eff(stdout) else {
+        return CheckResult {
+            check: kind.to_string(),
+            passed: false,
+            expected,
+            actual: format!("no `CapEff:` line in stdout: {}", excerpt(stdout)),
+            note: None,
+        };
+    };
+    let names = decode_capabilities(mask);
+    let has = |want: &str| {
+        let full = if want.starts_with("CAP_") {
+            want.to_string()
+        } else {
+            format!("CAP_{want}")
+        };
+        names.contains(&full)
+    };
+    let passed = (!want.none || mask == 0) && want.includes.iter().all(|c| has(c));
+    CheckResult {
+        check: kind.to_string(),
+        passed,
+        expected,
+        actual: if names.is_empty() {
+            "CapEff 0000000000000000: none".to_string()
+        } else {
+            format!("CapEff {mask:016x}: {}", names.join(" "))
+        },
+        note: None,
+    }
+}
+
+const PORT_FLOOR: &str = "net.ipv4.ip_unprivileged_port_start";
+
+/// Whether the bind did what the floor says: below the floor a non-root bind is refused
+/// (`Permission denied`), from the floor up it succeeds (`bound port N`).
+fn check_port_floor(kind: &str, want: &PortFloorExpect, outcome: &Outcome) -> CheckResult {
+    let port = want.port;
+    let floor = sysctl_value(&outcome.stdout, PORT_FLOOR).and_then(|v| v.parse::<u32>().ok());
+    let bound = outcome.stdout.contains(&format!("bound port {port}"));
+    let denied = format!("{}{}", outcome.stdout, outcome.stderr).contains("Permission denied");
+    let result = match (bound, denied) {
+        (true, false) => format!("the bind to port {port} succeeded"),
+        (false, true) => format!("the bind to port {port} failed: Permission denied"),
+        (true, true) => "both a bind and a refusal in the output".to_string(),
+        (false, false) => format!(
+            "no bind result for port {port}: {}",
+            excerpt(&outcome.stdout)
+        ),
+    };
+    let Some(floor) = floor else {
+        return CheckResult {
+            check: kind.to_string(),
+            passed: false,
+            expected: format!("{PORT_FLOOR} and a bind to port {port} that agrees with it"),
+            actual: format!("no {PORT_FLOOR} value in stdout; {result}"),
+            note: None,
+        };
+    };
+    let allowed = u32::from(port) >= floor;
+    let passed = if allowed {
+        bound && !denied
+    } else {
+        denied && !bound
+    };
+    let note = if allowed {
+        format!("The floor here is {floor}, so port {port} is unprivileged and any uid binds it. On a host, CRI-O or containerd 1.x (floor 1024) the same program fails: do not rely on it.")
+    } else {
+        format!("The floor here is {floor}: only a process with CAP_NET_BIND_SERVICE (root) binds port {port}. Listen on a port from {floor} up.")
+    };
+    CheckResult {
+        check: kind.to_string(),
+        passed,
+        expected: format!(
+            "with {PORT_FLOOR} = {floor}, a non-root bind to port {port} {}",
+            if allowed { "succeeds" } else { "fails" }
+        ),
+        actual: result,
+        note: Some(note),
     }
 }
 

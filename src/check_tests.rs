@@ -233,6 +233,7 @@ fn sysctl_values_and_their_explanation() {
 fn root_processes_are_named() {
     let p = |uid: &str, cmd: &str| Process {
         uid: uid.into(),
+        user: None,
         pid: "1".into(),
         command: cmd.into(),
     };
@@ -304,4 +305,104 @@ mod findings {
         assert!(!r.passed);
         assert!(r.actual.contains("no file `Dockerfile`"), "{r:?}");
     }
+}
+
+#[test]
+fn host_files_are_judged_by_their_owner_on_the_host() {
+    use crate::engine::HostFile;
+    use crate::lesson::model::HostFileExpect;
+    let mut o = Outcome {
+        host_files: Some(vec![HostFile {
+            path: "test".into(),
+            uid: 4242,
+            gid: 0,
+            mode: 0o100644,
+        }]),
+        ..Default::default()
+    };
+    let want = |uid: Option<u32>, absent: bool| {
+        Expect::HostFile(HostFileExpect {
+            path: "test".into(),
+            uid,
+            absent,
+            ..Default::default()
+        })
+    };
+    let r = check(&want(Some(4242), false), &o);
+    assert!(r.passed, "{r:?}");
+    assert_eq!(r.actual, "`test` owner uid 4242 group 0 mode 644");
+    assert!(!check(&want(Some(0), false), &o).passed);
+    assert!(!check(&want(None, true), &o).passed, "present, not absent");
+    let remapped = Expect::HostFile(HostFileExpect {
+        path: "test".into(),
+        non_root_owner: Some(true),
+        ..Default::default()
+    });
+    assert!(check(&remapped, &o).passed);
+    o.host_files = Some(vec![]);
+    let r = check(&want(None, true), &o);
+    assert!(
+        r.passed && r.actual.contains("the folder is empty"),
+        "{r:?}"
+    );
+    o.host_files = None;
+    o.notes = vec!["the engine is not on this machine".into()];
+    let r = check(&want(Some(4242), false), &o);
+    assert!(
+        !r.passed && r.actual.contains("not on this machine"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn capabilities_are_decoded_from_cap_eff() {
+    use crate::lesson::model::CapabilitiesExpect;
+    let root = out("CapEff:\t00000000a80425fb\n", "", 0);
+    let none = out("CapEff:\t0000000000000000\n", "", 0);
+    let includes = Expect::Capabilities(CapabilitiesExpect {
+        includes: vec!["CHOWN".into(), "CAP_NET_BIND_SERVICE".into()],
+        none: false,
+    });
+    let empty = Expect::Capabilities(CapabilitiesExpect {
+        includes: vec![],
+        none: true,
+    });
+    let r = check(&includes, &root);
+    assert!(r.passed, "{r:?}");
+    assert!(
+        r.actual.contains("CAP_CHOWN") && r.actual.contains("CAP_SETUID"),
+        "{r:?}"
+    );
+    assert!(!check(&includes, &none).passed);
+    assert!(check(&empty, &none).passed);
+    assert!(!check(&empty, &root).passed);
+    assert!(!check(&empty, &out("no status here", "", 0)).passed);
+    assert_eq!(decode_capabilities(1 << 63), vec!["bit 63".to_string()]);
+    assert!(is_capability("CAP_CHOWN") && is_capability("SYS_ADMIN") && !is_capability("CHOWNN"));
+}
+
+#[test]
+fn a_bind_must_agree_with_the_port_floor() {
+    use crate::lesson::model::PortFloorExpect;
+    let at = |port| Expect::PortFloor(PortFloorExpect { port });
+    let floor = |v: &str, rest: &str| format!("net.ipv4.ip_unprivileged_port_start = {v}\n{rest}");
+    let bound = out(&floor("0", "bound port 80\n"), "", 0);
+    let r = check(&at(80), &bound);
+    assert!(r.passed, "{r:?}");
+    assert!(
+        r.note.as_deref().unwrap().contains("The floor here is 0"),
+        "{r:?}"
+    );
+    let refused = out(
+        &floor("1024", ""),
+        "bind to port 80 failed: Permission denied\n",
+        13,
+    );
+    assert!(check(&at(80), &refused).passed);
+    // A bind that contradicts the floor: something else decides, and the lesson is wrong.
+    let odd = out(&floor("1024", "bound port 80\n"), "", 0);
+    assert!(!check(&at(80), &odd).passed);
+    let no_floor = out("bound port 80\n", "", 0);
+    assert!(!check(&at(80), &no_floor).passed);
+    assert!(check(&at(5000), &out(&floor("1024", "bound port 5000\n"), "", 0)).passed);
 }

@@ -88,6 +88,10 @@ pub struct VerifyArgs {
     /// Lessons run in parallel, each on its own.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub jobs: u16,
+    /// After each lesson, run every step's negative control (the step with its point
+    /// undone): it must make one of the step's expectations fail.
+    #[arg(long)]
+    pub controls: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -20,6 +20,23 @@ fn join(words: &[String]) -> String {
     words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
 }
 
+/// Stands for the step's scratch folder until the command names it `"$d"`.
+const SCRATCH: &str = "SCRATCH-FOLDER";
+
+/// The command on the engine a step names: the second, remapped engine is reached
+/// through `DOCKER_HOST`.
+pub fn on_engine(command: String, engine: crate::lesson::model::EngineChoice) -> String {
+    match engine {
+        crate::lesson::model::EngineChoice::Default => command,
+        // A subshell: every docker command of the line goes there, and the learner's
+        // own shell keeps its DOCKER_HOST.
+        crate::lesson::model::EngineChoice::Userns => format!(
+            "(export DOCKER_HOST=\"${}\"; {command})",
+            crate::engine::docker_connect::USERNS_HOST
+        ),
+    }
+}
+
 pub fn docker_equivalent(request: &Request) -> String {
     match request {
         Request::Run(spec) | Request::Serve(spec) => {
@@ -38,6 +55,9 @@ pub fn docker_equivalent(request: &Request) -> String {
             }
             for b in &spec.binds {
                 words.extend(["-v".into(), b.clone()]);
+            }
+            if let Some(s) = &spec.scratch {
+                words.extend(["-v".into(), format!("{SCRATCH}:{}", s.at)]);
             }
             for e in &spec.env {
                 words.extend(["-e".into(), e.clone()]);
@@ -72,6 +92,14 @@ pub fn docker_equivalent(request: &Request) -> String {
             }
             words.extend(spec.cmd.iter().cloned());
             let mut text = join(&words);
+            if let Some(s) = &spec.scratch {
+                // A fresh host folder with the step's mode, listed from the host after.
+                text = format!(
+                    "d=$(mktemp -d) && chmod {} \"$d\" && {} ; ls -ln \"$d\"; rm -rf \"$d\"",
+                    s.mode,
+                    text.replace(SCRATCH, "\"$d\"")
+                );
+            }
             if serve {
                 text.push_str(&format!(" && curl -s http://localhost:8000{}", spec.path));
                 for e in &spec.exec {
@@ -87,6 +115,8 @@ pub fn docker_equivalent(request: &Request) -> String {
             dockerfile,
             tag,
             args,
+            no_cache,
+            files,
             ..
         } => {
             let mut words: Vec<String> = vec![
@@ -95,11 +125,21 @@ pub fn docker_equivalent(request: &Request) -> String {
                 "-f".into(),
                 format!("dockerfiles/{dockerfile}"),
             ];
+            if *no_cache {
+                words.push("--no-cache".into());
+            }
             for (k, v) in args {
                 words.extend(["--build-arg".into(), format!("{k}={v}")]);
             }
             words.extend(["-t".into(), tag.clone(), "dockerfiles".into()]);
-            join(&words)
+            let mut text = join(&words);
+            if *files {
+                text.push_str(&format!(
+                    " && docker run --rm --user 0 --entrypoint find {} / -xdev -perm /6000 -type f",
+                    quote(tag)
+                ));
+            }
+            text
         }
         Request::Apply {
             object,

@@ -122,8 +122,44 @@ pub async fn run(images: &ImageMap, run_id: &str, kube: &KubeOptions) -> Vec<Fin
         }
     }
     out.push(port_floor(&docker, images, run_id, &missing).await);
+    out.push(userns_engine().await);
     out.extend(kubernetes(kube, images).await);
     out
+}
+
+/// The second engine the side-by-side remapping steps of lesson 07 run on.
+async fn userns_engine() -> Finding {
+    let check = "remapped engine";
+    let var = crate::engine::docker_connect::USERNS_HOST;
+    match DockerEngine::connect_userns().await {
+        None => finding(
+            check,
+            Level::Info,
+            format!("not configured ({var} is unset): lesson 07's side-by-side remapping steps are skipped with the reason"),
+            Some(format!("start a second dockerd with --userns-remap=default and its own socket, data and exec folders, then export {var}=unix:///PATH/docker.sock")),
+        ),
+        Some(Err(e)) => finding(
+            check,
+            Level::Fail,
+            format!("{var} names an engine that does not answer: {e}"),
+            Some(format!("start that engine, or unset {var} to skip its steps")),
+        ),
+        Some(Ok(engine)) => match engine.facts().await {
+            Ok(f) if f.userns_remap => finding(
+                check,
+                Level::Ok,
+                format!("Docker {} at {} with user-namespace remapping: lesson 07 runs its steps side by side on both engines", f.version, f.host),
+                None,
+            ),
+            Ok(f) => finding(
+                check,
+                Level::Fail,
+                format!("{var} names Docker {} at {}, which does not remap user namespaces: its steps would fail", f.version, f.host),
+                Some("start that engine with --userns-remap=default".into()),
+            ),
+            Err(e) => finding(check, Level::Fail, e.to_string(), None),
+        },
+    }
 }
 
 /// The value of `net.ipv4.ip_unprivileged_port_start` inside a default container.

@@ -15,7 +15,7 @@ use crate::engine::docker::DockerEngine;
 use crate::engine::kube::{KubeEngine, KubeOptions};
 use crate::engine::{labels, Engine};
 use crate::images::ImageMap;
-use crate::lesson::model::Action;
+use crate::lesson::model::{Action, EngineChoice};
 use crate::lesson::{LabFiles, Lesson, Platform};
 use crate::report::{self, human, Summary};
 use crate::runner::{self, Engines, Event, Plan};
@@ -41,10 +41,19 @@ pub async fn verify(
                 .any(|s| s.platform == platform && runner::selected(only, l, s))
         })
     };
+    let uses_userns = lessons.iter().any(|l| {
+        l.steps.iter().any(|s| {
+            runner::selected(only, l, s)
+                && s.platform == Platform::Docker
+                && (s.engine == EngineChoice::Userns
+                    || (args.controls && s.control_engine() == EngineChoice::Userns))
+        })
+    });
     let (needs_docker, needs_kube) = (uses(Platform::Docker), uses(Platform::Kubernetes));
     let run_id = labels::new_run_id();
     let mut engines = Engines::default();
     let mut docker_for_cleanup = None;
+    let mut userns_for_cleanup = None;
     if needs_docker {
         let docker = DockerEngine::connect()
             .await
@@ -58,10 +67,38 @@ pub async fn verify(
                 stale.len()
             ));
         }
-        preflight_images(&docker, &lessons, &images, only).await?;
+        let userns = if uses_userns {
+            connect_userns().await?
+        } else {
+            None
+        };
+        if userns.is_none() {
+            engines.userns_missing = Some(runner::USERNS_MISSING.to_string());
+        }
+        preflight_images(
+            &docker,
+            userns.as_ref(),
+            &lessons,
+            &images,
+            only,
+            args.controls,
+        )
+        .await?;
+        let scratch = crate::engine::scratch::sweep_stale();
+        if !scratch.is_empty() {
+            crate::console::err(&format!(
+                "removed {} host folders of an earlier, killed run\n",
+                scratch.len()
+            ));
+        }
         let docker: Arc<DockerEngine> = Arc::new(docker);
         docker_for_cleanup = Some(docker.clone());
         engines.docker = Some(docker);
+        if let Some(userns) = userns {
+            let userns = Arc::new(userns);
+            userns_for_cleanup = Some(userns.clone());
+            engines.userns = Some(userns);
+        }
     }
     let mut kube_for_cleanup = None;
     if needs_kube {
@@ -93,6 +130,7 @@ pub async fn verify(
         only,
         jobs: args.jobs as usize,
         target: None,
+        controls: args.controls,
     };
     let cancel = CancellationToken::new();
     let signals = tokio::spawn(crate::signals::cancel_on_signal(cancel.clone()));
@@ -104,7 +142,10 @@ pub async fn verify(
     show_progress(rx, live, progress_to_stdout, args.verbose).await;
     let reports = handle.await.context("the runner stopped unexpectedly")?;
     signals.abort();
-    if let Some(docker) = docker_for_cleanup {
+    for docker in [docker_for_cleanup, userns_for_cleanup]
+        .into_iter()
+        .flatten()
+    {
         let _ = docker.end_run(&run_id).await;
     }
     if let Some(kube) = kube_for_cleanup {
@@ -140,15 +181,55 @@ pub async fn verify(
     Ok(if summary.all_passed() { 0 } else { 1 })
 }
 
-/// Every mapped image the selected Docker steps use must be here or pullable; a map
-/// naming an image that is neither is one configuration error, not a failure per step.
+/// The second engine, with user-namespace remapping, its stale leftovers swept. Not
+/// configured: `None` (its steps are skipped with the reason). Configured but silent: a
+/// configuration error, never a skip.
+async fn connect_userns() -> Result<Option<DockerEngine>> {
+    let Some(connected) = DockerEngine::connect_userns().await else {
+        return Ok(None);
+    };
+    let userns = connected.map_err(|e| {
+        anyhow::anyhow!(
+            "{e} ({} names this engine with user-namespace remapping; unset it to skip its steps)",
+            crate::engine::docker_connect::USERNS_HOST
+        )
+    })?;
+    let stale = cleanup::sweep(&userns, Sweep::Stale)
+        .await
+        .unwrap_or_default();
+    if !stale.is_empty() {
+        crate::console::err(&format!(
+            "removed {} leftovers of an earlier, killed run from the remapped engine\n",
+            stale.len()
+        ));
+    }
+    Ok(Some(userns))
+}
+
+/// The logical images a Docker action needs before it runs (not those its lesson builds).
+fn action_images(action: &Action) -> Vec<&str> {
+    match action {
+        Action::Run(c) | Action::Serve(c) => vec![c.image.as_str()],
+        Action::Build(b) => b.base.as_deref().into_iter().collect(),
+        Action::InspectImage(i) => vec![i.image.as_str()],
+        Action::Apply(_) => vec![],
+        Action::Audit(a) => a.base.iter().chain(&a.image).map(String::as_str).collect(),
+    }
+}
+
+/// Every mapped image the selected Docker steps (and, with `controls`, their controls)
+/// use must be here or pullable; a map naming an image that is neither is one
+/// configuration error, not a failure per step. Images for the remapped engine are
+/// copied to it from the machine's engine.
 async fn preflight_images(
     docker: &DockerEngine,
+    userns: Option<&DockerEngine>,
     lessons: &[Lesson],
     images: &ImageMap,
     only: Option<Platform>,
+    controls: bool,
 ) -> Result<()> {
-    let mut needed: Vec<&str> = Vec::new();
+    let mut needed: Vec<(EngineChoice, &str)> = Vec::new();
     for lesson in lessons {
         let built: Vec<&str> = lesson
             .steps
@@ -163,17 +244,18 @@ async fn preflight_images(
             .iter()
             .filter(|s| s.platform == Platform::Docker && runner::selected(only, lesson, s))
         {
-            let names: Vec<&str> = match &step.action {
-                Action::Run(c) | Action::Serve(c) => vec![c.image.as_str()],
-                Action::Build(b) => b.base.as_deref().into_iter().collect(),
-                Action::InspectImage(i) => vec![i.image.as_str()],
-                Action::Apply(_) => vec![],
-                Action::Audit(a) => a.base.iter().chain(&a.image).map(String::as_str).collect(),
-            };
-            for name in names.into_iter().filter(|n| !built.contains(n)) {
-                if let Some(reference) = images.resolve(name) {
-                    if !needed.contains(&reference) {
-                        needed.push(reference);
+            let mut uses: Vec<(EngineChoice, Vec<&str>)> =
+                vec![(step.engine, action_images(&step.action))];
+            let control = controls.then(|| step.control_action()).flatten();
+            if let Some(Ok(action)) = &control {
+                uses.push((step.control_engine(), action_images(action)));
+            }
+            for (engine, names) in uses {
+                for name in names.into_iter().filter(|n| !built.contains(n)) {
+                    if let Some(reference) = images.resolve(name) {
+                        if !needed.contains(&(engine, reference)) {
+                            needed.push((engine, reference));
+                        }
                     }
                 }
             }
@@ -181,11 +263,23 @@ async fn preflight_images(
     }
     let quiet: crate::engine::OutputSink =
         Arc::new(|_, line: &str| crate::console::err(&format!("  {line}\n")));
-    for reference in needed {
+    for (engine, reference) in needed {
         docker
             .ensure_image(reference, &quiet)
             .await
             .map_err(|e| anyhow::anyhow!(e))?;
+        if let (EngineChoice::Userns, Some(userns)) = (engine, userns) {
+            if !userns
+                .image_present(reference)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?
+            {
+                userns
+                    .copy_image_from(docker, reference, &quiet)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e))?;
+            }
+        }
     }
     Ok(())
 }
@@ -261,6 +355,12 @@ async fn show_progress(
                         print(&format!("      | {lesson}/{step}: {line}\n"));
                     }
                     Event::Output { .. } => {}
+                    Event::ControlFinished { lesson, step, control, .. } => {
+                        if live {
+                            crate::console::err("\r\x1b[2K");
+                        }
+                        print(&human::control_block(&lesson, &step, &control));
+                    }
                 }
             }
             _ = tick.tick(), if live => {

@@ -20,7 +20,7 @@ fn scope(lesson: &str) -> Scope {
     }
 }
 
-/// Builds `dockerfile` over the offline base as a labelled image; `end_lesson` removes it.
+/// Builds `dockerfile` over the offline base as a labelled image; `end_run` removes it.
 async fn build(docker: &DockerEngine, s: &Scope, dockerfile: &str) -> String {
     let tag = format!("nonroot-lab/{}:{}", s.lesson, s.run_id);
     let request = Request::Build {
@@ -28,6 +28,8 @@ async fn build(docker: &DockerEngine, s: &Scope, dockerfile: &str) -> String {
         context: BTreeMap::from([("Dockerfile".to_string(), dockerfile.as_bytes().to_vec())]),
         tag: tag.clone(),
         args: BTreeMap::from([("BASE".to_string(), base_image())]),
+        no_cache: false,
+        files: false,
     };
     let sink: OutputSink = Arc::new(|_, _: &str| {});
     let o = docker.perform(&request, s, &sink).await.expect("build");
@@ -106,7 +108,7 @@ async fn image_audit_finds_what_find_finds_through_deletions_and_both_sources_ag
         assert!(user[0].message.contains("uid 65534"), "{}", user[0].message);
     })
     .await;
-    docker.end_lesson(&s).await.expect("cleanup");
+    docker.end_run(&s.run_id).await.expect("cleanup");
     if let Err(e) = checked {
         std::panic::resume_unwind(e.into_panic());
     }
@@ -121,7 +123,7 @@ async fn an_image_without_setuid_files_and_with_a_numeric_user_passes() {
     let dockerfile = std::fs::read_to_string(repo().join("dockerfiles/Dockerfile-nosuid")).unwrap();
     let tag = build(&docker, &s, &dockerfile).await;
     let facts = docker.image_facts(&tag).await;
-    docker.end_lesson(&s).await.expect("cleanup");
+    docker.end_run(&s.run_id).await.expect("cleanup");
     let facts = facts.expect("facts");
     assert_eq!(facts.user, "4242");
     assert!(

@@ -146,7 +146,7 @@ async fn serve_reports_a_server_that_exits_before_answering() {
 }
 
 #[tokio::test]
-async fn build_streams_output_sets_the_user_and_end_lesson_removes_the_image() {
+async fn build_streams_output_sets_the_user_and_end_run_removes_the_image() {
     let Some(docker) = docker_or_skip().await else {
         return;
     };
@@ -164,11 +164,21 @@ async fn build_streams_output_sets_the_user_and_end_lesson_removes_the_image() {
         context,
         tag: tag.clone(),
         args: BTreeMap::from([("BASE".to_string(), base_image())]),
+        // The RUN output is read below: from the cache it would print nothing.
+        no_cache: true,
+        files: true,
     };
     let (sink, lines) = collecting();
     let o = docker.perform(&request, &s, &sink).await.expect("outcome");
     assert_eq!(o.exit_code, Some(0), "{}{}", o.stdout, o.stderr);
     assert_eq!(o.image_user.as_deref(), Some("4242"));
+    let special = o.special_files.expect("the built image's files were read");
+    assert!(
+        special
+            .iter()
+            .any(|f| f.path.ends_with("/su") && f.is_root_escalation()),
+        "the base's setuid-root su: {special:?}"
+    );
     assert!(
         lines
             .lock()
@@ -178,7 +188,12 @@ async fn build_streams_output_sets_the_user_and_end_lesson_removes_the_image() {
         "RUN output streamed"
     );
     assert!(docker.image_present(&tag).await.unwrap());
-    let removed = docker.end_lesson(&s).await.unwrap();
+    assert!(
+        docker.end_lesson(&s).await.unwrap().is_empty(),
+        "a lesson's images stay for the rest of the run"
+    );
+    assert!(docker.image_present(&tag).await.unwrap());
+    let removed = docker.end_run(&s.run_id).await.unwrap();
     assert!(removed.iter().any(|r| r.contains(&tag)), "{removed:?}");
     assert!(!docker.image_present(&tag).await.unwrap());
 }
@@ -197,6 +212,8 @@ async fn a_failing_build_is_an_outcome_with_the_error() {
         context,
         tag: format!("nonroot-lab/test-fail:{}", std::process::id()),
         args: BTreeMap::from([("BASE".to_string(), base_image())]),
+        no_cache: false,
+        files: false,
     };
     let (sink, _) = collecting();
     let o = docker

@@ -61,12 +61,42 @@ async fn verify_passes_every_kubernetes_step() {
         "verify",
         "--only",
         "kubernetes",
+        "--controls",
+        "--jobs",
+        "2",
         "--format",
         "json",
     ]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // Every Kubernetes step that proves a claim has a control, and the step's checks
+    // reject it on the real cluster; the observed step (the runtime's port floor) has none.
+    let mut controls = 0;
+    for r in json["steps"].as_array().unwrap() {
+        if r["platform"] != "kubernetes" || r["status"] != "passed" {
+            continue;
+        }
+        if r["observe"] == true {
+            assert!(r["control"].is_null(), "{r}");
+            continue;
+        }
+        assert_eq!(r["control"]["status"], "rejected", "{r}");
+        controls += 1;
+    }
+    let expected = nonroot_lab::lesson::LabFiles::embedded()
+        .lessons()
+        .unwrap()
+        .iter()
+        .flat_map(|l| &l.steps)
+        .filter(|s| {
+            s.platform == nonroot_lab::lesson::Platform::Kubernetes
+                && s.control.is_some()
+                && s.min_server.is_none()
+        })
+        .count();
+    assert_eq!(controls, expected, "{stdout}");
+    assert_eq!(json["summary"]["controls"]["accepted"], 0, "{stdout}");
     // The Pod Security Admission step needs 1.23+: on the local 1.20 it is skipped, and
     // says why, never passed.
     let psa = json["steps"]
@@ -84,9 +114,10 @@ async fn verify_passes_every_kubernetes_step() {
         "{psa}"
     );
     assert_eq!(json["summary"]["skipped"], 1, "{stdout}");
+    assert_eq!(json["summary"]["observed"], 1, "{stdout}");
     assert_eq!(
         json["summary"]["passed"].as_u64().unwrap() as usize,
-        kube_steps() - 1,
+        kube_steps() - 2,
         "{stdout}"
     );
     let refused = json["steps"]

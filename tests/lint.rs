@@ -49,6 +49,33 @@ fn every_error_of_a_broken_lab_in_one_run_with_positions() {
             "the lesson text `nowhere.md` does not exist",
         ),
         ("manifests/broken.yaml:5:1:", "did not find expected"),
+        // Checks that cannot fail, and controls that cannot run.
+        ("14-controls.yaml:5:1:", "step `no-control` has no `control:`"),
+        (
+            "14-controls.yaml:17:7:",
+            "the control does not fit the action: `run` has no such field: unknown field `manifest`",
+        ),
+        (
+            "14-controls.yaml:25:14:",
+            "image `no-such-control-image` is neither in the image map",
+        ),
+        ("14-controls.yaml:31:20:", "exit code 0 alone cannot tell"),
+        (
+            "14-controls.yaml:40:25:",
+            "the regex `uid=.*|` matches an empty output",
+        ),
+        (
+            "14-controls.yaml:49:26:",
+            "`created` appears in the step's own command",
+        ),
+        (
+            "14-controls.yaml:58:17:",
+            "`sysctl` without `one_of` accepts every value",
+        ),
+        (
+            "14-controls.yaml:65:14:",
+            "an observed step shows a value and has no control",
+        ),
     ];
     for (place, message) in expected {
         assert!(

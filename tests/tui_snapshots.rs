@@ -136,6 +136,8 @@ fn a_failed_check_shows_expected_actual_and_hint() {
             hint: step.hint.clone(),
             command: String::new(),
             elapsed_ms: 1_234,
+            observe: false,
+            control: None,
         };
         a.update(Msg::Runner(Event::StepFinished(Box::new(report))));
         a.update(Msg::Tick(Instant::now()));

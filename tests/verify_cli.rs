@@ -7,25 +7,121 @@ use common::*;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn docker_steps() -> usize {
+fn docker_steps() -> Vec<nonroot_lab::lesson::model::Step> {
     let files = nonroot_lab::lesson::LabFiles::embedded();
     files
         .lessons()
         .unwrap()
-        .iter()
-        .flat_map(|l| &l.steps)
+        .into_iter()
+        .flat_map(|l| l.steps)
         .filter(|s| s.platform == nonroot_lab::lesson::Platform::Docker)
-        .count()
+        .collect()
 }
 
+/// Builds every Dockerfile the lessons build, by hand as a learner would, so the engine
+/// holds their layers in its cache; returns the tags to remove after.
+fn hand_build_every_lesson_dockerfile() -> Vec<String> {
+    let files = nonroot_lab::lesson::LabFiles::embedded();
+    let mut tags = Vec::new();
+    for lesson in files.lessons().unwrap() {
+        for step in &lesson.steps {
+            let nonroot_lab::lesson::model::Action::Build(b) = &step.action else {
+                continue;
+            };
+            let base = images()
+                .resolve(b.base.as_deref().unwrap_or("ubuntu"))
+                .unwrap()
+                .to_string();
+            let tag = format!("my-try-{}:{}", b.tag, std::process::id());
+            // Two of them fail on purpose (the seeds' mistakes); their cache still counts.
+            let _ = Command::new("docker")
+                .args(["build", "-q", "-f"])
+                .arg(repo().join("dockerfiles").join(&b.dockerfile))
+                .args(["--build-arg", &format!("BASE={base}"), "-t", &tag])
+                .arg(repo().join("dockerfiles"))
+                .output()
+                .expect("docker build");
+            tags.push(tag);
+        }
+    }
+    tags
+}
+
+/// A verdict never depends on engine state: after the learner's own builds of every
+/// lesson Dockerfile, `verify --controls` passes every Docker step and every control is
+/// rejected; right after, a second `verify` on the same engine passes again.
 #[tokio::test]
-async fn verify_passes_every_docker_step_and_reports_json_and_junit() {
+async fn every_docker_step_passes_and_every_control_is_rejected_after_hand_builds_and_twice() {
     if docker_or_skip().await.is_none() {
         return;
     }
+    let userns = userns_configured();
+    let tags = hand_build_every_lesson_dockerfile();
+    let out = run(&[
+        "verify",
+        "--only",
+        "docker",
+        "--jobs",
+        "2",
+        "--controls",
+        "--format",
+        "json",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let steps = docker_steps();
+    let reports = json["steps"].as_array().unwrap();
+    assert_eq!(reports.len(), steps.len(), "{stdout}");
+    for step in &steps {
+        let r = reports
+            .iter()
+            .find(|r| r["step"] == step.id.as_str())
+            .unwrap_or_else(|| panic!("no report of {}", step.id));
+        let needs_userns = step.engine == nonroot_lab::lesson::model::EngineChoice::Userns;
+        if needs_userns && !userns {
+            assert_eq!(r["status"], "skipped", "{r}");
+            assert!(
+                r["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("NONROOT_LAB_USERNS_HOST"),
+                "{r}"
+            );
+            continue;
+        }
+        assert_eq!(r["status"], "passed", "{r}");
+        if step.observe {
+            assert_eq!(r["observe"], true, "{r}");
+            assert!(r["control"].is_null(), "{r}");
+            continue;
+        }
+        let control = &r["control"];
+        let control_needs_userns =
+            step.control_engine() == nonroot_lab::lesson::model::EngineChoice::Userns;
+        if control_needs_userns && !userns {
+            assert_eq!(control["status"], "skipped", "{r}");
+            continue;
+        }
+        assert_eq!(control["status"], "rejected", "{}: {control}", step.id);
+        assert!(
+            control["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["passed"] == false),
+            "a rejected control has a failed expectation: {control}"
+        );
+    }
+    assert_eq!(json["summary"]["controls"]["accepted"], 0, "{stdout}");
+    assert!(
+        stderr.contains("; controls: ") && stderr.contains(" 0 accepted"),
+        "{stderr}"
+    );
+
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("report.xml");
-    let out = run(&[
+    let again = run(&[
         "verify",
         "--only",
         "docker",
@@ -36,15 +132,22 @@ async fn verify_passes_every_docker_step_and_reports_json_and_junit() {
         "--output",
         junit.to_str().unwrap(),
     ]);
-    let (stdout, stderr) = text(&out);
+    let (stdout, stderr) = text(&again);
     let xml = std::fs::read_to_string(&junit).unwrap_or_default();
-    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}\n{xml}");
-    assert_eq!(xml.matches("<testcase").count(), docker_steps(), "{xml}");
-    assert_eq!(xml.matches("<skipped").count(), 0, "{xml}");
-    assert!(
-        stderr.contains(&format!("{} passed, 0 failed", docker_steps())),
-        "{stderr}"
-    );
+    for tag in &tags {
+        let _ = Command::new("docker").args(["rmi", "-f", tag]).output();
+    }
+    assert_eq!(again.status.code(), Some(0), "{stdout}{stderr}\n{xml}");
+    assert_eq!(xml.matches("<testcase").count(), steps.len(), "{xml}");
+    let skipped = if userns {
+        0
+    } else {
+        steps
+            .iter()
+            .filter(|s| s.engine == nonroot_lab::lesson::model::EngineChoice::Userns)
+            .count()
+    };
+    assert_eq!(xml.matches("<skipped").count(), skipped, "{xml}");
     assert!(
         labelled_containers("label=nonroot-lab.lesson=04-images").is_empty(),
         "nothing left behind"
@@ -62,11 +165,16 @@ async fn json_report_of_one_lesson_has_checks_with_expected_and_actual() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
-    assert_eq!(json["summary"]["passed"], 4, "{stdout}");
+    assert_eq!(json["summary"]["passed"], 3, "{stdout}");
+    assert_eq!(
+        json["summary"]["observed"], 1,
+        "the engine's own floor is shown, not proven: {stdout}"
+    );
     let first = &json["steps"][0];
-    assert_eq!(first["step"], "read-port-floor");
+    assert_eq!(first["step"], "port-80-at-engine-floor");
     assert_eq!(first["status"], "passed");
-    let check = &first["checks"][1];
+    assert_eq!(first["observe"], true);
+    let check = &first["checks"][0];
     assert_eq!(check["check"], "sysctl");
     assert!(check["actual"]
         .as_str()
@@ -76,6 +184,67 @@ async fn json_report_of_one_lesson_has_checks_with_expected_and_actual() {
         check["note"].as_str().is_some(),
         "the value is explained: {check}"
     );
+    let verdict = &first["checks"][1];
+    assert_eq!(verdict["check"], "port_floor");
+    assert_eq!(verdict["passed"], true, "{verdict}");
+    assert!(
+        verdict["note"]
+            .as_str()
+            .unwrap()
+            .contains("The floor here is"),
+        "{verdict}"
+    );
+    assert!(
+        json["steps"][1]["control"].is_null(),
+        "no control without --controls"
+    );
+}
+
+/// A control its step accepts means the step's checks cannot fail: `verify --controls`
+/// exits 1 and names the step and every expectation that held on the control.
+#[tokio::test]
+async fn an_accepted_control_fails_the_run_and_names_the_expectation() {
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    let lab = repo().join("tests/fixtures/weak-control-lab");
+    let out = run(&["--lessons", lab.to_str().unwrap(), "verify", "--controls"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("PASS  01-weak/gid-zero"), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  01-weak/gid-zero  control: as uid 4242"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[could not fail] id"), "{stdout}");
+    assert!(
+        stdout.contains("CTRL  01-weak/uid-zero  control: as uid 4242"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("control rejected as it should: id expected uid=0"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 rejected, 1 accepted"), "{stdout}");
+    let json = run(&[
+        "--lessons",
+        lab.to_str().unwrap(),
+        "verify",
+        "--controls",
+        "--format",
+        "json",
+    ]);
+    let (stdout, _) = text(&json);
+    assert_eq!(json.status.code(), Some(1), "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["steps"][0]["control"]["status"], "accepted", "{stdout}");
+    assert_eq!(v["steps"][0]["control"]["why"], "as uid 4242", "{stdout}");
+    assert_eq!(
+        v["steps"][0]["control"]["checks"][0]["passed"], true,
+        "{stdout}"
+    );
+    assert_eq!(v["steps"][1]["control"]["status"], "rejected", "{stdout}");
+    assert_eq!(v["summary"]["controls"]["accepted"], 1, "{stdout}");
 }
 
 #[tokio::test]

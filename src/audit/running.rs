@@ -188,6 +188,7 @@ mod tests {
     fn docker_containers_with_root_processes() {
         let p = |uid: &str, cmd: &str| Process {
             uid: uid.into(),
+            user: None,
             pid: "1".into(),
             command: cmd.into(),
         };

@@ -85,9 +85,27 @@ pub fn uid_in_passwd(passwd: &str, name: &str) -> Option<u64> {
     })
 }
 
+/// The name `/etc/passwd` gives a uid (the first line that has it).
+pub fn name_of_uid(passwd: &str, uid: &str) -> Option<String> {
+    let uid = uid.trim();
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)?.trim() == uid).then(|| name.to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uids_are_named_as_the_image_names_them() {
+        let passwd = "root:x:0:0::/root:/bin/sh\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\n";
+        assert_eq!(name_of_uid(passwd, "33").as_deref(), Some("www-data"));
+        assert_eq!(name_of_uid(passwd, " 0").as_deref(), Some("root"));
+        assert_eq!(name_of_uid(passwd, "101"), None);
+    }
 
     #[test]
     fn root_in_every_spelling() {

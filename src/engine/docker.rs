@@ -21,6 +21,7 @@ use super::chunks;
 use super::docker_connect::{self, Endpoint};
 use super::labels;
 use super::layers;
+use super::scratch::Scratch;
 use super::{
     EngineError, HttpAnswer, Outcome, OutputSink, Process, Request, Scope, SpecialFile, Stream,
 };
@@ -54,7 +55,17 @@ pub struct EngineFacts {
 impl DockerEngine {
     /// Connects as the docker CLI would and negotiates the API version.
     pub async fn connect() -> Result<DockerEngine, EngineError> {
-        let endpoint = docker_connect::endpoint();
+        Self::connect_to(docker_connect::endpoint()).await
+    }
+
+    /// The second engine, with user-namespace remapping, when `NONROOT_LAB_USERNS_HOST`
+    /// names one: `None` when it is not configured.
+    pub async fn connect_userns() -> Option<Result<DockerEngine, EngineError>> {
+        let endpoint = docker_connect::userns_endpoint()?;
+        Some(Self::connect_to(endpoint).await)
+    }
+
+    pub async fn connect_to(endpoint: Endpoint) -> Result<DockerEngine, EngineError> {
         let unreachable = |reason: String| EngineError::Unreachable {
             host: endpoint.host.clone(),
             reason,
@@ -91,6 +102,53 @@ impl DockerEngine {
                 .map(|v| v.to_string())
                 .unwrap_or_default(),
         })
+    }
+
+    /// Copies an image from another engine (`docker save | docker load`): the second,
+    /// remapped engine has its own image store and no registry may be reachable.
+    pub async fn copy_image_from(
+        &self,
+        from: &DockerEngine,
+        reference: &str,
+        out: &OutputSink,
+    ) -> Result<(), EngineError> {
+        out(
+            Stream::Progress,
+            &format!(
+                "copying {reference} from {} to {}",
+                from.endpoint.host, self.endpoint.host
+            ),
+        );
+        let saved = from.docker.export_image(reference);
+        let mut loading = self.docker.import_image_stream(
+            bollard::query_parameters::ImportImageOptionsBuilder::default().build(),
+            saved,
+            None,
+        );
+        let deadline = Instant::now() + LONG;
+        loop {
+            match tokio::time::timeout_at(deadline.into(), loading.next()).await {
+                Err(_) => return Err(timeout(&format!("copying {reference}"), LONG)),
+                Ok(None) => break,
+                Ok(Some(Ok(info))) => {
+                    if let Some(detail) = info.error_detail {
+                        return Err(EngineError::Refused {
+                            what: format!("loading {reference}"),
+                            message: detail.message.unwrap_or_default(),
+                        });
+                    }
+                }
+                Ok(Some(Err(e))) => return Err(classify(&format!("copying {reference}"), e)),
+            }
+        }
+        if self.image_present(reference).await? {
+            Ok(())
+        } else {
+            Err(EngineError::ImageUnavailable {
+                image: reference.to_string(),
+                reason: format!("copying it to {} left no image there", self.endpoint.host),
+            })
+        }
     }
 
     pub async fn image_present(&self, reference: &str) -> Result<bool, EngineError> {
@@ -240,12 +298,46 @@ impl DockerEngine {
         out: &OutputSink,
     ) -> Result<Outcome, EngineError> {
         self.ensure_image(&spec.image, out).await?;
-        let id = self.create(spec, scope, None).await?;
+        let (spec, scratch) = self.with_scratch(spec, scope)?;
+        let id = self.create(&spec, scope, None).await?;
         let result = self.run_created(&id, out).await;
         let removed = self.remove_container(&id).await;
-        let outcome = result?;
+        let mut outcome = result?;
         removed?;
+        outcome.host_files = scratch.as_ref().map(Scratch::files);
         Ok(outcome)
+    }
+
+    /// The step's scratch folder, made on this machine and bound into the container; an
+    /// engine elsewhere cannot show the host's side of it.
+    fn with_scratch(
+        &self,
+        spec: &ContainerSpec,
+        scope: &Scope,
+    ) -> Result<(ContainerSpec, Option<Scratch>), EngineError> {
+        let Some(want) = &spec.scratch else {
+            return Ok((spec.clone(), None));
+        };
+        if !self.endpoint.host.starts_with("unix://") {
+            return Err(EngineError::Refused {
+                what: "a host folder for the step".into(),
+                message: format!(
+                    "the engine at {} is not on this machine, so the lab cannot read the host's side of a bind mount: run the lab on the engine's machine",
+                    self.endpoint.host
+                ),
+            });
+        }
+        let mode = want.mode_bits().unwrap_or(0o755);
+        let scratch = Scratch::create(&scope.run_id, &scope.step, mode).map_err(|e| {
+            EngineError::Refused {
+                what: "making a host folder for the step".into(),
+                message: e.to_string(),
+            }
+        })?;
+        let mut spec = spec.clone();
+        spec.binds
+            .push(format!("{}:{}", scratch.path().display(), want.at));
+        Ok((spec, Some(scratch)))
     }
 
     async fn run_created(&self, id: &str, out: &OutputSink) -> Result<Outcome, EngineError> {
@@ -313,11 +405,13 @@ impl DockerEngine {
     ) -> Result<Outcome, EngineError> {
         let port = spec.port.unwrap_or(80);
         self.ensure_image(&spec.image, out).await?;
-        let id = self.create(spec, scope, Some(port)).await?;
-        let result = self.serve_created(&id, spec, port, out).await;
+        let (spec, scratch) = self.with_scratch(spec, scope)?;
+        let id = self.create(&spec, scope, Some(port)).await?;
+        let result = self.serve_created(&id, &spec, port, out).await;
         let removed = self.remove_container(&id).await;
-        let outcome = result?;
+        let mut outcome = result?;
         removed?;
+        outcome.host_files = scratch.as_ref().map(Scratch::files);
         Ok(outcome)
     }
 
@@ -403,7 +497,17 @@ impl DockerEngine {
                         .push(format!("`{}` exited with {code}", argv.join(" ")));
                 }
             }
-            outcome.processes = Some(self.processes(id).await?);
+            let mut processes = self.processes(id).await?;
+            // Name each uid as the image itself does: `www-data` in Debian's nginx,
+            // `nginx` (101) upstream. The host's names would be wrong.
+            if let Ok(files) = self.image_files(&spec.image).await {
+                if let Some(passwd) = &files.passwd {
+                    for p in &mut processes {
+                        p.user = crate::audit::user::name_of_uid(passwd, &p.uid);
+                    }
+                }
+            }
+            outcome.processes = Some(processes);
         }
         let mut logs = Outcome::default();
         self.follow_logs(id, false, out, &mut logs).await?;
@@ -493,34 +597,52 @@ impl DockerEngine {
                     uid: get(uid),
                     pid: get(pid),
                     command: get(cmd),
+                    user: None,
                 }
             })
             .collect())
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn build(
         &self,
         dockerfile: &str,
         context: &BTreeMap<String, Vec<u8>>,
         tag: &str,
         args: &BTreeMap<String, String>,
+        no_cache: bool,
+        files: bool,
         scope: &Scope,
         out: &OutputSink,
     ) -> Result<Outcome, EngineError> {
         if let Some(base) = args.get("BASE") {
             self.ensure_image(base, out).await?;
         }
-        let tar = build_context(context).map_err(|e| EngineError::Refused {
+        // The label goes into the Dockerfile after its last FROM (one cached step per
+        // run and base); a file the lab cannot parse gets it the builder's way.
+        let labelled = context
+            .get(dockerfile)
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .and_then(|text| labels::label_after_last_from(text, &scope.run_id));
+        let mut context = context.clone();
+        let labels = match labelled {
+            Some(text) => {
+                context.insert(dockerfile.to_string(), text.into_bytes());
+                HashMap::new()
+            }
+            None => labels::packed_for_image(&scope.run_id),
+        };
+        let tar = build_context(&context).map_err(|e| EngineError::Refused {
             what: "packing the build context".to_string(),
             message: e.to_string(),
         })?;
-        let labels = labels::packed_for_image(&scope.run_id, &scope.lesson);
         let buildargs: HashMap<String, String> = args.clone().into_iter().collect();
         let options = BuildImageOptionsBuilder::default()
             .dockerfile(dockerfile)
             .t(tag)
             .rm(true)
             .forcerm(true)
+            .nocache(no_cache)
             .buildargs(&buildargs)
             .labels(&labels)
             .build();
@@ -558,6 +680,9 @@ impl DockerEngine {
         } else {
             outcome.exit_code = Some(0);
             outcome.image_user = Some(self.image_user(tag).await?);
+            if files {
+                outcome.special_files = Some(self.special_files(tag).await?);
+            }
         }
         Ok(outcome)
     }
@@ -979,7 +1104,14 @@ impl super::Engine for DockerEngine {
                 context,
                 tag,
                 args,
-            } => self.build(dockerfile, context, tag, args, scope, out).await,
+                no_cache,
+                files,
+            } => {
+                self.build(
+                    dockerfile, context, tag, args, *no_cache, *files, scope, out,
+                )
+                .await
+            }
             Request::InspectImage { image, files, pull } => {
                 if !*pull && !self.image_present(image).await? {
                     return Ok(Outcome {
@@ -1005,14 +1137,14 @@ impl super::Engine for DockerEngine {
         self.remove_labelled_containers(&filters, |_| false).await
     }
 
+    /// The lesson's containers go; its images stay until the run ends, so a later
+    /// lesson (or a control) building the same Dockerfile gets it from the cache.
     async fn end_lesson(&self, scope: &Scope) -> Result<Vec<String>, EngineError> {
         let filters = [
             format!("{}={}", labels::RUN, scope.run_id),
             format!("{}={}", labels::LESSON, scope.lesson),
         ];
-        let mut removed = self.remove_labelled_containers(&filters, |_| false).await?;
-        removed.extend(self.remove_labelled_images(&filters, |_| false).await?);
-        Ok(removed)
+        self.remove_labelled_containers(&filters, |_| false).await
     }
 
     async fn end_run(&self, run_id: &str) -> Result<Vec<String>, EngineError> {

@@ -32,6 +32,20 @@ pub fn endpoint() -> Endpoint {
     }
 }
 
+/// Where the second engine, with user-namespace remapping, listens: the
+/// `NONROOT_LAB_USERNS_HOST` variable (`unix:///tmp/docker-userns/docker.sock`).
+pub const USERNS_HOST: &str = "NONROOT_LAB_USERNS_HOST";
+
+pub fn userns_endpoint() -> Option<Endpoint> {
+    std::env::var(USERNS_HOST)
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .map(|host| Endpoint {
+            host,
+            source: USERNS_HOST.to_string(),
+        })
+}
+
 fn docker_config_dir() -> Option<PathBuf> {
     std::env::var_os("DOCKER_CONFIG")
         .map(PathBuf::from)

@@ -362,6 +362,13 @@ impl KubeEngine {
                 outcome
                     .notes
                     .push(format!("the container did not start: {reason}"));
+                if message.contains("runAsNonRoot") {
+                    // When a refusal arrived is a claim of the seeds; say which server made it.
+                    outcome.notes.push(format!(
+                        "refused by the kubelet of a Kubernetes {} cluster (the API server's version, read now)",
+                        self.server_version
+                    ));
+                }
                 if reason.contains("Image") {
                     outcome.notes.push("the node cannot get the image: build it into the cluster's engine (minikube: eval $(minikube docker-env)), or load it (kind load docker-image IMAGE)".into());
                 }

@@ -52,11 +52,13 @@ pub fn for_scope(run_id: &str, lesson: &str, step: &str) -> HashMap<String, Stri
 }
 
 /// The labels of a built image, packed into the one `nonroot-lab` label: the classic
-/// builder turns every build label into a step of its own (about 1.5 s each here).
-pub fn packed_for_image(run_id: &str, lesson: &str) -> HashMap<String, String> {
-    let mut fields: Vec<(String, String)> = for_scope(run_id, lesson, "")
+/// builder turns every label into a build step (about 1 s each here). The value is the
+/// same for every image of a run (no lesson, no step), so that step is built once per
+/// base image and run and then comes from the cache; images go when the run ends.
+pub fn packed_for_image(run_id: &str) -> HashMap<String, String> {
+    let mut fields: Vec<(String, String)> = for_scope(run_id, "", "")
         .into_iter()
-        .filter(|(k, _)| k != LAB && k != STEP)
+        .filter(|(k, _)| k != LAB && k != STEP && k != LESSON)
         .collect();
     fields.sort();
     let value = fields
@@ -65,6 +67,41 @@ pub fn packed_for_image(run_id: &str, lesson: &str) -> HashMap<String, String> {
         .collect::<Vec<_>>()
         .join(";");
     HashMap::from([(LAB.to_string(), value)])
+}
+
+/// A Dockerfile with the run's image label set right after the FROM of its last stage
+/// (the stage that ships), so every layer after it, and the image, carry it: the one
+/// label step is then shared through the build cache by every build of the run on the
+/// same base, where a label appended at the end costs a step per build. `None` when
+/// the file does not parse: the caller labels the build the usual way.
+pub fn label_after_last_from(dockerfile: &str, run_id: &str) -> Option<String> {
+    let parsed = crate::audit::dockerfile::parse::parse(dockerfile).ok()?;
+    let last_from = parsed
+        .instructions
+        .iter()
+        .rposition(|i| i.keyword.eq_ignore_ascii_case("FROM"))?;
+    let value: String = packed_for_image(run_id)
+        .remove(LAB)?
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._;=-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let label = format!("LABEL {LAB}=\"{value}\"");
+    let lines: Vec<&str> = dockerfile.lines().collect();
+    let insert_at = parsed
+        .instructions
+        .get(last_from + 1)
+        .map(|next| next.line - 1)
+        .unwrap_or(lines.len());
+    let mut out: Vec<&str> = lines[..insert_at].to_vec();
+    out.push(&label);
+    out.extend(&lines[insert_at..]);
+    Some(out.join("\n") + "\n")
 }
 
 /// The labels of an object, with a packed `nonroot-lab` value spread out again.
@@ -111,12 +148,31 @@ mod tests {
 
     #[test]
     fn packed_image_labels_unpack_to_the_container_labels() {
-        let packed = packed_for_image("r1", "04-images");
+        let packed = packed_for_image("r1");
         assert_eq!(packed.len(), 1);
         let l = unpack(&packed);
         assert_eq!(l.get(RUN).map(String::as_str), Some("r1"));
-        assert_eq!(l.get(LESSON).map(String::as_str), Some("04-images"));
         assert!(owner_alive(&l), "made by this process");
+    }
+
+    #[test]
+    fn the_label_goes_right_after_the_last_from_even_one_that_continues() {
+        let file = "ARG BASE=x\nFROM ${BASE} AS build\nRUN make\nFROM \\\n  ${BASE}\n# a comment\nUSER 4242\n";
+        let out = label_after_last_from(file, "r1").unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[3], "FROM \\");
+        assert_eq!(lines[4], "  ${BASE}");
+        assert!(
+            lines[6].starts_with("LABEL nonroot-lab=\"nonroot-lab.host="),
+            "{out}"
+        );
+        assert_eq!(lines[7], "USER 4242");
+        let only_from = label_after_last_from("FROM x", "r1").unwrap();
+        assert!(
+            only_from.lines().nth(1).unwrap().starts_with("LABEL "),
+            "{only_from}"
+        );
+        assert!(label_after_last_from("FROM x\nRUN <<EOF\n", "r1").is_none());
     }
 
     #[test]

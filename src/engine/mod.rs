@@ -3,10 +3,11 @@
 
 mod chunks;
 pub mod docker;
-mod docker_connect;
+pub mod docker_connect;
 pub mod kube;
 pub mod labels;
 pub mod layers;
+pub mod scratch;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,6 +36,10 @@ pub enum Request {
         context: BTreeMap<String, Vec<u8>>,
         tag: String,
         args: BTreeMap<String, String>,
+        /// Run every instruction again: the step's checks read what they print.
+        no_cache: bool,
+        /// Also read the built image's setuid/setgid files.
+        files: bool,
     },
     InspectImage {
         image: String,
@@ -106,6 +111,8 @@ pub struct Outcome {
     pub processes: Option<Vec<Process>>,
     /// What the auditor found, when the step audited something.
     pub findings: Option<Vec<crate::audit::Finding>>,
+    /// The files of the step's scratch folder, read from the host's side.
+    pub host_files: Option<Vec<HostFile>>,
     /// Facts worth telling the learner (e.g. "exited before answering").
     pub notes: Vec<String>,
 }
@@ -114,6 +121,17 @@ pub struct Outcome {
 pub struct HttpAnswer {
     pub status: u16,
     pub body: String,
+}
+
+/// A file as the host sees it: its owner is the host's uid, whatever the container
+/// called it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostFile {
+    /// Relative to the scratch folder.
+    pub path: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -136,6 +154,9 @@ pub struct Process {
     pub uid: String,
     pub pid: String,
     pub command: String,
+    /// The uid's name in the image's own /etc/passwd, when the lab read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 impl Process {
@@ -191,7 +212,8 @@ pub trait Engine: Send + Sync {
     /// Removes what a step created that should not outlive it (containers, pods).
     async fn end_step(&self, scope: &Scope) -> Result<Vec<String>, EngineError>;
 
-    /// Removes what a lesson created for its later steps (built images).
+    /// Removes what a lesson's steps left (their containers); built images stay until
+    /// the run ends.
     async fn end_lesson(&self, scope: &Scope) -> Result<Vec<String>, EngineError>;
 
     /// Removes everything this run created.

@@ -6,7 +6,7 @@ use std::fmt;
 
 use super::load::{LabFiles, LoadError};
 use super::locate::{self, Pos};
-use super::model::{Action, Lesson, Platform, Step};
+use super::model::{Action, EngineChoice, Expect, Lesson, Platform, Step};
 use crate::images::ImageMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +114,14 @@ fn lint_lesson(
     let sections = headings(&lesson.markdown);
     let mut seen: HashSet<&str> = HashSet::new();
     let mut built: HashSet<&str> = HashSet::new();
+    let all_built: HashSet<&str> = lesson
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::Build(b) => Some(b.tag.as_str()),
+            _ => None,
+        })
+        .collect();
     if lesson.steps.is_empty() {
         out.push(at(
             file,
@@ -173,7 +181,60 @@ fn lint_lesson(
                 }
             }
         }
-        lint_action(files, images, step, &built, &find, file, out);
+        lint_action(files, images, step, &step.action, &built, &find, file, out);
+        lint_proof(files, step, text, start, file, out);
+        if let Some(result) = step.control_action() {
+            let control_line = locate::find_key(text, start, "control")
+                .map(|p| p.line)
+                .unwrap_or(start);
+            let control_pos = Pos {
+                line: control_line,
+                column: 1,
+            };
+            let find_in_control = |key: &str, value: &str| {
+                locate::find_value(text, control_line, key, value).unwrap_or(control_pos)
+            };
+            match result {
+                Err(e) => {
+                    // Point at the field the action lacks, when that is the trouble.
+                    let field = e
+                        .split("unknown field `")
+                        .nth(1)
+                        .and_then(|rest| rest.split('`').next());
+                    let pos = field
+                        .and_then(|f| locate::find_key(text, control_line, f))
+                        .unwrap_or(control_pos);
+                    out.push(at(
+                        file,
+                        pos,
+                        format!(
+                            "step `{}`: the control does not fit the action: {e}",
+                            step.id
+                        ),
+                    ))
+                }
+                // A control runs after the lesson: every image the lesson builds is there.
+                Ok(action) => lint_action(
+                    files,
+                    images,
+                    step,
+                    &action,
+                    &all_built,
+                    &find_in_control,
+                    file,
+                    out,
+                ),
+            }
+            if step.platform == Platform::Kubernetes
+                && step.control.as_ref().is_some_and(|c| c.engine.is_some())
+            {
+                out.push(at(
+                    file,
+                    find_in_control("engine", ""),
+                    format!("step `{}`: `engine` picks a Docker engine; a Kubernetes step's control cannot have one", step.id),
+                ));
+            }
+        }
         if let Some(hand) = &step.check {
             if hand.expect.is_empty() || matches!(hand.action, Action::Build(_)) {
                 out.push(at(
@@ -189,10 +250,12 @@ fn lint_lesson(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn lint_action(
     files: &LabFiles,
     images: &ImageMap,
     step: &Step,
+    action: &Action,
     built: &HashSet<&str>,
     find: &dyn Fn(&str, &str) -> Pos,
     file: &str,
@@ -210,10 +273,10 @@ fn lint_action(
             ));
         }
     };
-    match &step.action {
+    match action {
         Action::Run(c) | Action::Serve(c) => {
             image(&c.image);
-            let serve = matches!(step.action, Action::Serve(_));
+            let serve = matches!(action, Action::Serve(_));
             if serve && c.port.is_none() {
                 out.push(at(
                     file,
@@ -233,6 +296,18 @@ fn lint_action(
                         step.id
                     ),
                 ));
+            }
+            if let Some(scratch) = &c.scratch {
+                if scratch.mode_bits().is_none() || !scratch.at.starts_with('/') {
+                    out.push(at(
+                        file,
+                        find("scratch", ""),
+                        format!(
+                            "step `{}`: `scratch` needs `at:` (an absolute path in the container) and `mode:` in octal, e.g. `1777`",
+                            step.id
+                        ),
+                    ));
+                }
             }
             for bind in &c.binds {
                 let parts: Vec<&str> = bind.split(':').collect();
@@ -339,12 +414,140 @@ fn lint_action(
             }
         }
     }
-    if step.platform == Platform::Kubernetes && !matches!(step.action, Action::Apply(_)) {
+    if step.platform == Platform::Kubernetes && !matches!(action, Action::Apply(_)) {
         out.push(at(
             file,
             find("platform", ""),
             format!("step `{}`: a kubernetes step's action is `apply`", step.id),
         ));
+    }
+}
+
+/// A step proves its claim only if its checks can fail: it has a control (or shows a
+/// value and says so with `observe`), and no expectation passes whatever happens.
+fn lint_proof(
+    files: &LabFiles,
+    step: &Step,
+    text: &str,
+    start: usize,
+    file: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    let step_pos = Pos {
+        line: start,
+        column: 1,
+    };
+    let find = |key: &str, value: &str| locate::find_value(text, start, key, value);
+    let mut say = |pos: Option<Pos>, message: String| {
+        out.push(at(file, pos.unwrap_or(step_pos), message));
+    };
+    match (&step.control, step.observe) {
+        (Some(_), true) => say(
+            find("observe", ""),
+            format!("step `{}`: an observed step shows a value and has no control: drop `observe` or `control`", step.id),
+        ),
+        (None, false) => say(
+            Some(step_pos),
+            format!("step `{}` has no `control:`: give the same action with the lesson's point undone (a check that cannot fail proves nothing), or mark it `observe: true` if it only shows a value of the learner's engine", step.id),
+        ),
+        _ => {}
+    }
+    if step.platform == Platform::Kubernetes && step.engine != EngineChoice::Default {
+        say(
+            find("engine", ""),
+            format!(
+                "step `{}`: `engine` picks a Docker engine; a Kubernetes step has none",
+                step.id
+            ),
+        );
+    }
+    let only_success = !step.expect.is_empty()
+        && step
+            .expect
+            .iter()
+            .all(|e| matches!(e, Expect::ExitCode(0) | Expect::Fails(false)));
+    if only_success {
+        say(
+            find(step.expect[0].kind(), ""),
+            format!("step `{}`: exit code 0 alone cannot tell the lesson's claim from any command that worked: check what it printed or made", step.id),
+        );
+    }
+    let own_text = command_text(files, &step.action);
+    for expect in &step.expect {
+        let kind = expect.kind();
+        if let Some(pattern) = expect.pattern() {
+            if let Ok(re) = regex::Regex::new(pattern) {
+                if re.is_match("") {
+                    say(
+                        find(kind, ""),
+                        format!("step `{}`: the regex `{pattern}` matches an empty output, so it matches anything: anchor it to what must appear", step.id),
+                    );
+                } else if !matches!(expect, Expect::Http(_)) && re.is_match(&own_text) {
+                    say(
+                        find(kind, ""),
+                        format!("step `{}`: the regex `{pattern}` matches the step's own command, which the output may echo: match what only the result prints", step.id),
+                    );
+                }
+            }
+        }
+        match expect {
+            Expect::StdoutContains(t) | Expect::StderrContains(t) | Expect::OutputContains(t)
+                if own_text.contains(t.as_str()) =>
+            {
+                say(
+                    find(kind, t),
+                    format!("step `{}`: `{t}` appears in the step's own command, which prints or echoes it whatever happens: check text only the result prints", step.id),
+                );
+            }
+            Expect::Sysctl(s) if s.one_of.is_empty() && !step.observe => say(
+                find(kind, ""),
+                format!("step `{}`: `sysctl` without `one_of` accepts every value: list the values that prove the claim, or mark the step `observe: true`", step.id),
+            ),
+            Expect::Capabilities(c) => {
+                for name in c.includes.iter().filter(|n| !crate::check::is_capability(n)) {
+                    say(
+                        find(kind, ""),
+                        format!("step `{}`: `{name}` is not a Linux capability (CAP_CHOWN, NET_BIND_SERVICE, ...)", step.id),
+                    );
+                }
+                if !c.none && c.includes.is_empty() {
+                    say(
+                        find(kind, ""),
+                        format!("step `{}`: `capabilities` needs `includes:` or `none: true`", step.id),
+                    );
+                }
+            }
+            Expect::HostFile(_) => {
+                let has_scratch = matches!(&step.action, Action::Run(c) | Action::Serve(c) if c.scratch.is_some());
+                if !has_scratch {
+                    say(
+                        find(kind, ""),
+                        format!("step `{}`: `host_file` reads the step's `scratch` folder: give the action `scratch: {{at: /external, mode: \"1777\"}}`", step.id),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Everything a step's action itself says, which its output may echo back: the argv
+/// of its container and execs, or the Dockerfile a build prints step by step.
+fn command_text(files: &LabFiles, action: &Action) -> String {
+    match action {
+        Action::Run(c) | Action::Serve(c) => {
+            let mut words: Vec<&str> = c.cmd.iter().map(String::as_str).collect();
+            words.extend(c.entrypoint.iter().flatten().map(String::as_str));
+            words.extend(c.exec.iter().flatten().map(String::as_str));
+            words.extend(c.env.iter().map(String::as_str));
+            words.join(" ")
+        }
+        Action::Build(b) => files
+            .text(&format!("dockerfiles/{}", b.dockerfile))
+            .unwrap_or("")
+            .to_string(),
+        Action::Apply(a) => a.exec.join(" "),
+        Action::InspectImage(_) | Action::Audit(_) => String::new(),
     }
 }
 

@@ -70,6 +70,126 @@ pub struct Step {
     /// terminal (an image they built, under the name the lesson told them to use).
     #[serde(default)]
     pub check: Option<HandCheck>,
+    /// The same action with the lesson's point undone. `verify --controls` runs it after
+    /// the lesson, and it must make at least one expectation fail: a check that cannot
+    /// fail proves nothing.
+    #[serde(default)]
+    pub control: Option<Control>,
+    /// The step only shows the learner a value of their engine (it differs between
+    /// engines), so it has no control and never counts as proof.
+    #[serde(default)]
+    pub observe: bool,
+    /// Which Docker engine runs the step: the machine's own (default) or the second
+    /// engine with user-namespace remapping (`userns`, from `NONROOT_LAB_USERNS_HOST`).
+    #[serde(default)]
+    pub engine: EngineChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineChoice {
+    #[default]
+    Default,
+    Userns,
+}
+
+impl EngineChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineChoice::Default => "default",
+            EngineChoice::Userns => "userns",
+        }
+    }
+}
+
+/// A negative control: `why` says what it undoes, `engine` may move it to the other
+/// Docker engine, and every other key replaces the field of the step's action with the
+/// same name (`user: "0"`, `manifest: pod-root.yaml`, `env: [MODE=777]`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Control {
+    pub why: String,
+    pub engine: Option<EngineChoice>,
+    pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for Control {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Control, D::Error> {
+        use serde::de::Error;
+        let mut map: BTreeMap<String, crate::yaml::Value> = BTreeMap::deserialize(d)?;
+        let why =
+            match map.remove("why") {
+                Some(crate::yaml::Value::String(s)) if !s.trim().is_empty() => s,
+                Some(_) => {
+                    return Err(D::Error::custom(
+                        "a control's `why` is text: what it undoes",
+                    ))
+                }
+                None => return Err(D::Error::custom(
+                    "a control needs `why:` (what it undoes, e.g. \"as root instead of uid 4242\")",
+                )),
+            };
+        let engine = match map.remove("engine") {
+            None => None,
+            Some(v) => Some(EngineChoice::deserialize(v).map_err(D::Error::custom)?),
+        };
+        if map.is_empty() && engine.is_none() {
+            return Err(D::Error::custom(
+                "a control changes something: give at least one field of the action (or `engine`)",
+            ));
+        }
+        let mut fields = BTreeMap::new();
+        for (k, v) in map {
+            let json = serde_json::to_value(&v).map_err(D::Error::custom)?;
+            fields.insert(k, json);
+        }
+        Ok(Control {
+            why,
+            engine,
+            fields,
+        })
+    }
+}
+
+impl Step {
+    /// The control's action: the step's action with the control's fields put over it.
+    /// An error names a field the action does not have, or a value of the wrong kind.
+    pub fn control_action(&self) -> Option<Result<Action, String>> {
+        let control = self.control.as_ref()?;
+        Some(apply_control(&self.action, control))
+    }
+
+    /// The engine a control runs on: its own `engine`, else the step's.
+    pub fn control_engine(&self) -> EngineChoice {
+        self.control
+            .as_ref()
+            .and_then(|c| c.engine)
+            .unwrap_or(self.engine)
+    }
+}
+
+fn apply_control(action: &Action, control: &Control) -> Result<Action, String> {
+    let mut value = serde_json::to_value(action).map_err(|e| e.to_string())?;
+    let Some((kind, inner)) = value
+        .as_object_mut()
+        .and_then(|o| o.iter_mut().next())
+        .map(|(k, v)| (k.clone(), v))
+    else {
+        return Err("the action is not a mapping".to_string());
+    };
+    let Some(fields) = inner.as_object_mut() else {
+        return Err(format!("`{kind}` takes no fields to replace"));
+    };
+    for (key, v) in &control.fields {
+        fields.insert(key.clone(), v.clone());
+    }
+    serde_json::from_value::<Action>(value).map_err(|e| {
+        let text = e.to_string();
+        if text.starts_with("unknown field") {
+            format!("`{kind}` has no such field: {text}")
+        } else {
+            text
+        }
+    })
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -153,6 +273,28 @@ pub struct ContainerSpec {
     /// Serve only: commands to exec in the running server; their output joins stdout.
     #[serde(default)]
     pub exec: Vec<Vec<String>>,
+    /// A fresh host folder the lab makes for this step, mounted at `at`, and read from
+    /// the host's side after the container ends (who owns what was written there).
+    #[serde(default)]
+    pub scratch: Option<ScratchSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScratchSpec {
+    /// Where the folder appears in the container, e.g. `/external`.
+    pub at: String,
+    /// Its mode on the host, in octal as `chmod` takes it: `1777` like `/tmp`, `755`.
+    pub mode: String,
+}
+
+impl ScratchSpec {
+    /// The mode as a number, when it is octal and at most 7777.
+    pub fn mode_bits(&self) -> Option<u32> {
+        u32::from_str_radix(&self.mode, 8)
+            .ok()
+            .filter(|m| *m <= 0o7777)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -188,6 +330,7 @@ impl ContainerSpec {
             path: default_path(),
             ready_timeout: default_ready(),
             exec: Vec::new(),
+            scratch: None,
         }
     }
 }
@@ -287,6 +430,12 @@ pub enum Expect {
     NoRootProcesses(bool),
     /// The audit's findings: rules present, rules absent, nothing at or above a severity.
     Findings(FindingsExpect),
+    /// A file in the step's scratch folder, as the host sees it.
+    HostFile(HostFileExpect),
+    /// The effective capabilities (`CapEff` of /proc/self/status in stdout), decoded.
+    Capabilities(CapabilitiesExpect),
+    /// A bind to `port` as non-root did what the port floor read in stdout says it must.
+    PortFloor(PortFloorExpect),
 }
 
 impl Expect {
@@ -308,6 +457,9 @@ impl Expect {
             Expect::Sysctl(_) => "sysctl",
             Expect::NoRootProcesses(_) => "no_root_processes",
             Expect::Findings(_) => "findings",
+            Expect::HostFile(_) => "host_file",
+            Expect::Capabilities(_) => "capabilities",
+            Expect::PortFloor(_) => "port_floor",
         }
     }
 
@@ -383,4 +535,93 @@ pub struct FindingsExpect {
     /// No finding at this severity or above (`error`, `warning`, `info`).
     #[serde(default)]
     pub none_at: Option<crate::audit::Severity>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostFileExpect {
+    /// The file's path inside the scratch folder.
+    pub path: String,
+    #[serde(default)]
+    pub uid: Option<u32>,
+    #[serde(default)]
+    pub gid: Option<u32>,
+    /// The owner is some uid other than 0 (a remapped root lands on a high uid whose
+    /// number depends on the host's /etc/subuid).
+    #[serde(default)]
+    pub non_root_owner: Option<bool>,
+    /// The file must not exist.
+    #[serde(default)]
+    pub absent: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilitiesExpect {
+    /// Capability names (`CAP_CHOWN` or `CHOWN`) that must be effective.
+    #[serde(default)]
+    pub includes: Vec<String>,
+    /// No capability at all.
+    #[serde(default)]
+    pub none: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortFloorExpect {
+    /// The port the step tried to bind (`bound port N` on success).
+    pub port: u16,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(yaml: &str) -> Step {
+        crate::yaml::parse(yaml).expect("step")
+    }
+
+    #[test]
+    fn a_control_replaces_only_the_fields_it_names() {
+        let s = step(
+            "id: a\ntitle: t\nsection: s\naction: {run: {image: ubuntu, user: \"4242\", cmd: [id]}}\nexpect: [{id: {uid: 4242}}]\ncontrol: {why: as root, user: \"0\"}\n",
+        );
+        let Action::Run(c) = s.control_action().unwrap().unwrap() else {
+            panic!("a run");
+        };
+        assert_eq!(c.user.as_deref(), Some("0"));
+        assert_eq!(c.cmd, ["id"]);
+        assert_eq!(c.image, "ubuntu");
+        assert_eq!(s.control_engine(), EngineChoice::Default);
+    }
+
+    #[test]
+    fn a_control_may_move_the_step_to_the_other_engine() {
+        let s = step(
+            "id: a\ntitle: t\nsection: s\nengine: userns\naction: {run: {image: ubuntu, cmd: [id]}}\nexpect: [{id: {uid: 0}}]\ncontrol: {why: the machine's engine, engine: default}\n",
+        );
+        assert_eq!(s.engine, EngineChoice::Userns);
+        assert_eq!(s.control_engine(), EngineChoice::Default);
+        assert!(s.control_action().unwrap().is_ok());
+    }
+
+    #[test]
+    fn a_control_without_why_or_with_a_field_the_action_lacks_is_refused() {
+        let no_why = crate::yaml::parse::<Step>(
+            "id: a\ntitle: t\nsection: s\naction: {run: {image: u}}\ncontrol: {user: \"0\"}\n",
+        );
+        assert!(no_why.unwrap_err().message.contains("needs `why:`"));
+        let s = step(
+            "id: a\ntitle: t\nsection: s\naction: {build: {dockerfile: D, tag: t}}\ncontrol: {why: w, user: \"0\"}\n",
+        );
+        let e = s.control_action().unwrap().unwrap_err();
+        assert!(
+            e.contains("`build` has no such field") && e.contains("`user`"),
+            "{e}"
+        );
+        let s = step(
+            "id: a\ntitle: t\nsection: s\naction: {run: {image: u}}\ncontrol: {why: w, cmd: \"not a list\"}\n",
+        );
+        assert!(s.control_action().unwrap().is_err());
+    }
 }

@@ -3,7 +3,17 @@
 
 use std::fmt::Write;
 
-use crate::runner::{Status, StepReport};
+use crate::runner::{ControlReport, ControlStatus, Status, StepReport};
+
+/// The word of a finished step; an observed step that passed is `SEEN`: it showed a
+/// value and proved nothing.
+pub fn report_word(r: &StepReport) -> &'static str {
+    if r.observe && r.status == Status::Passed {
+        "SEEN"
+    } else {
+        status_word(r.status)
+    }
+}
 
 pub fn status_word(status: Status) -> &'static str {
     match status {
@@ -18,7 +28,7 @@ pub fn status_word(status: Status) -> &'static str {
 pub fn step_block(r: &StepReport) -> String {
     let mut text = format!(
         "{:<5} {}/{}  {} ({:.1} s)\n",
-        status_word(r.status),
+        report_word(r),
         r.lesson,
         r.step,
         r.title,
@@ -26,6 +36,21 @@ pub fn step_block(r: &StepReport) -> String {
     );
     match r.status {
         Status::Passed => {
+            if r.observe {
+                let shown: Vec<String> = r
+                    .checks
+                    .iter()
+                    .map(|c| format!("{}: {}", c.check, c.actual))
+                    .collect();
+                let _ = writeln!(
+                    text,
+                    "      observed (a value of this engine, not a proof): {}",
+                    shown.join("; ")
+                );
+            }
+            if let Some(reason) = &r.reason {
+                let _ = writeln!(text, "      note: {reason}");
+            }
             for c in r.checks.iter().filter(|c| c.note.is_some()) {
                 let _ = writeln!(text, "      note: {}", c.note.as_deref().unwrap_or(""));
             }
@@ -38,6 +63,65 @@ pub fn step_block(r: &StepReport) -> String {
             );
         }
         Status::Failed | Status::Error => text.push_str(&failure_text(r)),
+    }
+    text
+}
+
+/// A step's negative control: rejected as it should be (with the expectation that
+/// caught it), or accepted, naming every expectation that could not fail.
+pub fn control_block(lesson: &str, step: &str, c: &ControlReport) -> String {
+    let mut text = String::new();
+    let head = |word: &str| {
+        format!(
+            "{word:<5} {lesson}/{step}  control: {} ({:.1} s)\n",
+            c.why,
+            c.elapsed_ms as f64 / 1000.0
+        )
+    };
+    match c.status {
+        ControlStatus::Rejected => {
+            text.push_str(&head("CTRL"));
+            for failed in c.checks.iter().filter(|c| !c.passed) {
+                let _ = writeln!(
+                    text,
+                    "      control rejected as it should: {} expected {}, actual {}",
+                    failed.check, failed.expected, failed.actual
+                );
+            }
+        }
+        ControlStatus::Accepted => {
+            text.push_str(&head("FAIL"));
+            let _ = writeln!(
+                text,
+                "      the control was accepted: every expectation also held on it, so none of them can fail"
+            );
+            for c in &c.checks {
+                let _ = writeln!(
+                    text,
+                    "      [could not fail] {:<14} expected: {}; actual on the control: {}",
+                    c.check, c.expected, c.actual
+                );
+            }
+        }
+        ControlStatus::Skipped => {
+            text.push_str(&head("SKIP"));
+            let _ = writeln!(
+                text,
+                "      control skipped: {}",
+                c.reason.as_deref().unwrap_or("not run")
+            );
+        }
+        ControlStatus::Error => {
+            text.push_str(&head("ERROR"));
+            let _ = writeln!(
+                text,
+                "      the control could not be judged: {}",
+                c.reason.as_deref().unwrap_or("unknown")
+            );
+        }
+    }
+    if !c.command.is_empty() && c.status != ControlStatus::Rejected {
+        let _ = writeln!(text, "      control: {}", c.command);
     }
     text
 }
@@ -102,6 +186,8 @@ mod tests {
             hint: "Set the sysctl back to 1024.".into(),
             command: "docker run --rm --user 4242 x".into(),
             elapsed_ms: 1234,
+            observe: false,
+            control: None,
         }
     }
 
@@ -131,5 +217,52 @@ mod tests {
     fn a_pass_is_one_line() {
         let text = step_block(&report(Status::Passed));
         assert_eq!(text.lines().count(), 1, "{text}");
+    }
+
+    #[test]
+    fn an_observed_step_says_it_proves_nothing() {
+        let mut r = report(Status::Passed);
+        r.observe = true;
+        let text = step_block(&r);
+        assert!(text.starts_with("SEEN  02-ports/bind-80"), "{text}");
+        assert!(text.contains("not a proof"), "{text}");
+    }
+
+    fn control(status: ControlStatus, passed: bool) -> ControlReport {
+        ControlReport {
+            status,
+            why: "as root instead of uid 4242".into(),
+            reason: None,
+            checks: vec![CheckResult {
+                check: "id".into(),
+                passed,
+                expected: "uid=4242".into(),
+                actual: "uid=0 gid=0 groups=0".into(),
+                note: None,
+            }],
+            command: "docker run --rm ubuntu id".into(),
+            elapsed_ms: 400,
+        }
+    }
+
+    #[test]
+    fn a_rejected_control_names_the_expectation_that_caught_it() {
+        let text = control_block("01", "s", &control(ControlStatus::Rejected, false));
+        assert!(text.starts_with("CTRL  01/s  control: as root"), "{text}");
+        assert!(
+            text.contains("rejected as it should: id expected uid=4242, actual uid=0"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_accepted_control_fails_and_names_every_expectation_that_could_not_fail() {
+        let text = control_block("01", "s", &control(ControlStatus::Accepted, true));
+        assert!(text.starts_with("FAIL  01/s  control:"), "{text}");
+        assert!(text.contains("[could not fail] id"), "{text}");
+        assert!(
+            text.contains("control: docker run --rm ubuntu id"),
+            "{text}"
+        );
     }
 }

@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::human::failure_text;
-use crate::runner::{Status, StepReport};
+use super::human::{control_block, failure_text};
+use crate::runner::{ControlStatus, Status, StepReport};
 
 /// One suite per lesson, one case per step; failures carry expected and actual.
 pub fn render(run_id: &str, reports: &[StepReport]) -> String {
@@ -35,6 +35,28 @@ pub fn render(run_id: &str, reports: &[StepReport]) -> String {
             case.set_classname(format!("{}.{}", lesson, r.platform.name()));
             case.set_time(Duration::from_millis(r.elapsed_ms as u64));
             suite.add_test_case(case);
+            if let Some(c) = &r.control {
+                // A control passes as a test when the step's checks rejected it.
+                let mut status = match c.status {
+                    ControlStatus::Rejected => TestCaseStatus::success(),
+                    ControlStatus::Accepted => TestCaseStatus::non_success(NonSuccessKind::Failure),
+                    ControlStatus::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
+                    ControlStatus::Skipped => TestCaseStatus::skipped(),
+                };
+                if c.status != ControlStatus::Rejected {
+                    status.set_message(match c.status {
+                        ControlStatus::Accepted => {
+                            "the control was accepted: the checks cannot fail".to_string()
+                        }
+                        _ => c.reason.clone().unwrap_or_default(),
+                    });
+                    status.set_description(control_block(&r.lesson, &r.step, c));
+                }
+                let mut case = TestCase::new(format!("{} control ({})", r.step, c.why), status);
+                case.set_classname(format!("{}.{}.control", lesson, r.platform.name()));
+                case.set_time(Duration::from_millis(c.elapsed_ms as u64));
+                suite.add_test_case(case);
+            }
         }
         report.add_test_suite(suite);
     }

@@ -6,12 +6,26 @@ pub mod junit;
 
 use serde::Serialize;
 
-use crate::runner::{Status, StepReport};
+use crate::runner::{ControlStatus, Status, StepReport};
 
+/// The counts of a run. An observed step that passed is counted as `observed`, never
+/// as `passed`: it showed a value and proved nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub passed: usize,
     pub failed: usize,
+    pub skipped: usize,
+    pub errors: usize,
+    pub observed: usize,
+    /// Present when controls ran (`verify --controls`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub controls: Option<ControlSummary>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ControlSummary {
+    pub rejected: usize,
+    pub accepted: usize,
     pub skipped: usize,
     pub errors: usize,
 }
@@ -21,26 +35,55 @@ impl Summary {
         let mut s = Summary::default();
         for r in reports {
             match r.status {
+                Status::Passed if r.observe => s.observed += 1,
                 Status::Passed => s.passed += 1,
                 Status::Failed => s.failed += 1,
                 Status::Skipped => s.skipped += 1,
                 Status::Error => s.errors += 1,
             }
+            if let Some(c) = &r.control {
+                let controls = s.controls.get_or_insert_with(ControlSummary::default);
+                match c.status {
+                    ControlStatus::Rejected => controls.rejected += 1,
+                    ControlStatus::Accepted => controls.accepted += 1,
+                    ControlStatus::Skipped => controls.skipped += 1,
+                    ControlStatus::Error => controls.errors += 1,
+                }
+            }
         }
         s
     }
 
+    /// No step failed, and no control was accepted or left unjudged by an error.
     pub fn all_passed(&self) -> bool {
-        self.failed == 0 && self.errors == 0
+        self.failed == 0
+            && self.errors == 0
+            && self
+                .controls
+                .is_none_or(|c| c.accepted == 0 && c.errors == 0)
     }
 
-    /// The plain closing line CI systems read: `N passed, N failed, N skipped`.
+    /// The plain closing line CI systems read: `N passed, N failed, N skipped`, then
+    /// the observed steps and the controls when there are any.
     pub fn line(&self) -> String {
-        format!(
+        let mut line = format!(
             "{} passed, {} failed, {} skipped",
             self.passed,
             self.failed + self.errors,
             self.skipped
-        )
+        );
+        if self.observed > 0 {
+            line.push_str(&format!(", {} observed", self.observed));
+        }
+        if let Some(c) = self.controls {
+            line.push_str(&format!(
+                "; controls: {} rejected, {} accepted, {} skipped",
+                c.rejected, c.accepted, c.skipped
+            ));
+            if c.errors > 0 {
+                line.push_str(&format!(", {} could not be judged", c.errors));
+            }
+        }
+        line
     }
 }

@@ -280,6 +280,12 @@ impl App {
                 }
                 self.message = Some(match report.status {
                     Status::Passed if checking => format!("✓ checked: {}", report.title),
+                    Status::Passed if report.observe => {
+                        format!(
+                            "shown: {} (a value of your engine, not a proof)",
+                            report.title
+                        )
+                    }
                     Status::Passed => format!("✓ passed: {}", report.title),
                     Status::Failed => {
                         "✗ failed: see expected and actual in the step panel".to_string()
@@ -293,12 +299,15 @@ impl App {
                 });
                 self.output_add(
                     Stream::Progress,
-                    format!("== {}", crate::report::human::status_word(report.status)),
+                    format!("== {}", crate::report::human::report_word(&report)),
                 );
                 self.reports
                     .insert((report.lesson.clone(), report.step.clone()), report);
                 vec![Effect::SaveProgress]
             }
+            // The lab's own proof of its checks (`verify --controls`); the TUI never
+            // asks for controls.
+            Event::ControlFinished { .. } => vec![],
         }
     }
 

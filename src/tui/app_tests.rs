@@ -34,6 +34,8 @@ fn report(app: &App, status: Status) -> StepReport {
         hint: step.hint.clone(),
         command: String::new(),
         elapsed_ms: 10,
+        observe: false,
+        control: None,
     }
 }
 
@@ -162,7 +164,7 @@ fn quit_when_idle_saves_the_position() {
     );
     assert_eq!(
         a.progress.last,
-        Some(("02-ports".into(), "read-port-floor".into()))
+        Some(("02-ports".into(), "port-80-at-engine-floor".into()))
     );
     let again = App::new(
         a.lessons.clone(),
@@ -233,13 +235,14 @@ fn output_is_bounded_and_scrolls_from_the_bottom() {
 fn resetting_progress() {
     let mut a = app();
     a.progress.record("01-why-non-root", "root-sees-host", true);
-    a.progress.record("02-ports", "read-port-floor", true);
+    a.progress
+        .record("02-ports", "port-80-at-engine-floor", true);
     assert_eq!(
         a.update(Msg::Key(Key::ResetLesson)),
         vec![Effect::SaveProgress]
     );
     assert!(!a.progress.passed("01-why-non-root", "root-sees-host"));
-    assert!(a.progress.passed("02-ports", "read-port-floor"));
+    assert!(a.progress.passed("02-ports", "port-80-at-engine-floor"));
     a.update(Msg::Key(Key::ResetAll));
     assert!(a.progress.steps.is_empty());
 }

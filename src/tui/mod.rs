@@ -52,6 +52,7 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
         only: None,
         jobs: 1,
         target,
+        controls: false,
     };
     let mut commands = std::collections::HashMap::new();
     for lesson in &lessons {
@@ -105,6 +106,22 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
                 }
             };
             let _ = tx.send(Msg::Engine(status));
+        });
+    }
+
+    let userns: Arc<OnceCell<Arc<DockerEngine>>> = Arc::new(OnceCell::new());
+    let userns_configured = crate::engine::docker_connect::userns_endpoint().is_some();
+    if userns_configured {
+        let userns = userns.clone();
+        tokio::spawn(async move {
+            match DockerEngine::connect_userns().await {
+                Some(Ok(engine)) => {
+                    let _ = cleanup::sweep(&engine, Sweep::Stale).await;
+                    let _ = userns.set(Arc::new(engine));
+                }
+                Some(Err(e)) => progress::log(&format!("remapped engine: {e}")),
+                None => {}
+            }
         });
     }
 
@@ -178,6 +195,12 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
                             },
                             kube: kube.get().map(|k| k.clone() as Arc<dyn Engine>),
                             kube_missing: Some(kube_missing.clone()),
+                            userns: userns.get().map(|d| d.clone() as Arc<dyn Engine>),
+                            userns_missing: Some(if userns_configured {
+                                "the engine with user-namespace remapping did not answer (see the log)".into()
+                            } else {
+                                runner::USERNS_MISSING.into()
+                            }),
                         };
                         let (etx, mut erx) = mpsc::unbounded_channel();
                         let handle = runner::spawn(plan, engines, cancel.child_token(), etx);
@@ -201,7 +224,7 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
     for run in runs {
         let _ = tokio::time::timeout(Duration::from_secs(30), run).await;
     }
-    if let Some(engine) = docker.get() {
+    for engine in [docker.get(), userns.get()].into_iter().flatten() {
         let _ = tokio::time::timeout(Duration::from_secs(60), engine.end_run(&run_id)).await;
     }
     if let Some(engine) = kube.get() {

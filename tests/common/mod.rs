@@ -85,3 +85,17 @@ pub fn labelled_containers(filter: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// Whether the second engine, with user-namespace remapping, is configured
+/// (`NONROOT_LAB_USERNS_HOST`, set by ../shared/docker-userns/up.sh). Under `CI=true` it
+/// must be: `.ci/run` starts it.
+pub fn userns_configured() -> bool {
+    let set = std::env::var("NONROOT_LAB_USERNS_HOST").is_ok_and(|h| !h.is_empty());
+    if !set && std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true but NONROOT_LAB_USERNS_HOST is not set: .ci/run starts ../shared/docker-userns");
+    }
+    if !set {
+        eprintln!("note: no engine with user-namespace remapping: its steps must be skipped with the reason");
+    }
+    set
+}
