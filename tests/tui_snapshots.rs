@@ -158,3 +158,35 @@ fn help_overlay_lists_every_key() {
         assert_snapshot!(format!("help_{}x{}", size.0, size.1), text);
     }
 }
+
+/// An observed step says, before any verdict, that it shows a value and proves nothing;
+/// once run, its state is SEEN, not PASS.
+#[test]
+fn an_observed_step_says_it_is_no_proof() {
+    let mut a = app(LabFiles::embedded(), (160, 48));
+    a.update(Msg::Key(Key::Down));
+    a.update(Msg::Key(Key::Open));
+    let before = screen(&a);
+    assert!(
+        before.contains("shows a value of your engine: not a proof"),
+        "{before}"
+    );
+    a.update(Msg::Runner(Event::StepFinished(Box::new(StepReport {
+        lesson: "02-ports".into(),
+        lesson_title: "Ports below 1024".into(),
+        step: "port-80-at-engine-floor".into(),
+        title: "Port 80 as uid 4242 at your engine's own floor".into(),
+        platform: Platform::Docker,
+        status: Status::Passed,
+        reason: None,
+        checks: vec![],
+        hint: String::new(),
+        command: String::new(),
+        elapsed_ms: 400,
+        observe: true,
+        control: None,
+    }))));
+    let after = screen(&a);
+    assert!(after.contains("state: SEEN (0.4 s)"), "{after}");
+    assert!(!after.contains("state: PASS"), "{after}");
+}

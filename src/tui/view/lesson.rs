@@ -144,7 +144,7 @@ fn draw_steps(frame: &mut Frame, area: Rect, app: &App) {
                 )
             }
             (None, Some(r)) => {
-                let word = crate::report::human::status_word(r.status);
+                let word = crate::report::human::report_word(r);
                 let style = match r.status {
                     Status::Passed => app.theme.passed(),
                     Status::Skipped => app.theme.dim(),
@@ -165,6 +165,13 @@ fn draw_steps(frame: &mut Frame, area: Rect, app: &App) {
             },
         };
         lines.push(state);
+        if step.observe {
+            // Say it before the verdict: this value differs between engines.
+            lines.push(Line::styled(
+                "shows a value of your engine: not a proof",
+                app.theme.dim(),
+            ));
+        }
         if let Some(r) = report.filter(|_| running.is_none()) {
             if let Some(reason) = &r.reason {
                 lines.push(Line::styled(reason.clone(), app.theme.dim()));
