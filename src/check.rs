@@ -120,6 +120,22 @@ pub fn check(expect: &Expect, outcome: &Outcome) -> CheckResult {
     }
 }
 
+/// A check whose measurement is missing: it fails, saying why (the engine's first note,
+/// else `missing`), never passes for want of data.
+fn unmeasured(kind: &str, expected: String, outcome: &Outcome, missing: &str) -> CheckResult {
+    CheckResult {
+        check: kind.to_string(),
+        passed: false,
+        expected,
+        actual: outcome
+            .notes
+            .first()
+            .cloned()
+            .unwrap_or_else(|| missing.to_string()),
+        note: None,
+    }
+}
+
 fn exit_text(outcome: &Outcome) -> String {
     match outcome.exit_code {
         Some(c) => format!("exit code {c}"),
@@ -392,18 +408,7 @@ fn check_findings(kind: &str, want: &FindingsExpect, outcome: &Outcome) -> Check
     }
     let expected = expected.join("; ");
     let Some(findings) = &outcome.findings else {
-        let why = outcome
-            .notes
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "nothing was audited".to_string());
-        return CheckResult {
-            check: kind.to_string(),
-            passed: false,
-            expected,
-            actual: why,
-            note: None,
-        };
+        return unmeasured(kind, expected, outcome, "nothing was audited");
     };
     let rules: Vec<&str> = findings.iter().map(|f| f.rule).collect();
     let passed = want.has.iter().all(|r| rules.contains(&r.as_str()))
@@ -494,18 +499,7 @@ fn check_host_file(kind: &str, want: &HostFileExpect, outcome: &Outcome) -> Chec
     }
     let expected = expected.join(", ");
     let Some(files) = &outcome.host_files else {
-        let why = outcome
-            .notes
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "the host's side was not read".to_string());
-        return CheckResult {
-            check: kind.to_string(),
-            passed: false,
-            expected,
-            actual: why,
-            note: None,
-        };
+        return unmeasured(kind, expected, outcome, "the host's side was not read");
     };
     let file = files.iter().find(|f| f.path == want.path);
     let (passed, actual) = match file {

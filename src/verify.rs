@@ -231,14 +231,7 @@ async fn preflight_images(
 ) -> Result<()> {
     let mut needed: Vec<(EngineChoice, &str)> = Vec::new();
     for lesson in lessons {
-        let built: Vec<&str> = lesson
-            .steps
-            .iter()
-            .filter_map(|s| match &s.action {
-                Action::Build(b) => Some(b.tag.as_str()),
-                _ => None,
-            })
-            .collect();
+        let built = lesson.built_tags();
         for step in lesson
             .steps
             .iter()

@@ -114,14 +114,7 @@ fn lint_lesson(
     let sections = headings(&lesson.markdown);
     let mut seen: HashSet<&str> = HashSet::new();
     let mut built: HashSet<&str> = HashSet::new();
-    let all_built: HashSet<&str> = lesson
-        .steps
-        .iter()
-        .filter_map(|s| match &s.action {
-            Action::Build(b) => Some(b.tag.as_str()),
-            _ => None,
-        })
-        .collect();
+    let all_built: HashSet<&str> = lesson.built_tags().into_iter().collect();
     if lesson.steps.is_empty() {
         out.push(at(
             file,

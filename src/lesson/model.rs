@@ -25,6 +25,19 @@ pub struct Lesson {
     pub markdown: String,
 }
 
+impl Lesson {
+    /// The names of the images the lesson's own steps build.
+    pub fn built_tags(&self) -> Vec<&str> {
+        self.steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::Build(b) => Some(b.tag.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
