@@ -8,6 +8,7 @@ use clap::Parser;
 
 use nonroot_lab::cli::{Cli, Command, DoctorFormat};
 use nonroot_lab::images::ImageMap;
+use nonroot_lab::lesson::model::{EngineChoice, Platform};
 use nonroot_lab::lesson::LabFiles;
 use nonroot_lab::{cleanup, console, doctor, engine, lesson, verify};
 
@@ -80,11 +81,14 @@ async fn run(cli: Cli) -> Result<u8> {
             for l in files.lessons()? {
                 console::out(&format!("{}  {}\n", l.id, l.title));
                 for s in &l.steps {
+                    let platform = match (s.platform, s.engine) {
+                        (Platform::Docker, EngineChoice::Userns) => "docker-userns",
+                        (p, _) => p.name(),
+                    };
+                    let observed = if s.observe { "  [observed]" } else { "" };
                     console::out(&format!(
-                        "    {:<11} {:<28} {}\n",
-                        s.platform.name(),
-                        s.id,
-                        s.title
+                        "    {platform:<13} {:<28} {}{observed}\n",
+                        s.id, s.title
                     ));
                 }
             }
@@ -109,7 +113,14 @@ async fn run(cli: Cli) -> Result<u8> {
             } else {
                 cleanup::Sweep::Stale
             };
-            let removed = cleanup::sweep(&docker, mode).await?;
+            let mut removed = cleanup::sweep(&docker, mode).await?;
+            // The remapped engine, when one is configured, holds the lab's objects too.
+            if let Some(userns) = engine::docker::DockerEngine::connect_userns().await {
+                removed.extend(cleanup::sweep(&userns?, mode).await?);
+            }
+            // A step's host folders are removed with the step; a killed run's stay until
+            // now. A run still going keeps its own.
+            removed.extend(engine::scratch::sweep_stale());
             for r in &removed {
                 console::out(&format!("removed {r}\n"));
             }

@@ -193,7 +193,7 @@ pub fn spawn(
         let plan = Arc::new(plan);
         let permits = Arc::new(tokio::sync::Semaphore::new(plan.jobs.max(1)));
         let mut tasks = Vec::new();
-        for index in 0..plan.lessons.len() {
+        for index in start_order(&plan) {
             // Taking the permit before spawning keeps lessons starting in their order.
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 break;
@@ -204,20 +204,50 @@ pub fn spawn(
                 cancel.clone(),
                 events.clone(),
             );
-            tasks.push(tokio::spawn(async move {
-                let _permit = permit;
-                run_lesson(&plan, index, &engines, &cancel, &events).await
-            }));
+            tasks.push((
+                index,
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    run_lesson(&plan, index, &engines, &cancel, &events).await
+                }),
+            ));
         }
-        let mut reports = Vec::new();
-        for task in tasks {
+        // Reports come back in the lessons' own order, whatever order they ran in.
+        let mut reports: Vec<(usize, Vec<StepReport>)> = Vec::new();
+        for (index, task) in tasks {
             match task.await {
-                Ok(r) => reports.extend(r),
-                Err(e) => reports.push(panicked(&e.to_string())),
+                Ok(r) => reports.push((index, r)),
+                Err(e) => reports.push((index, vec![panicked(&e.to_string())])),
             }
         }
-        reports
+        reports.sort_by_key(|(index, _)| *index);
+        reports.into_iter().flat_map(|(_, r)| r).collect()
     })
+}
+
+/// The order lessons start in. One at a time, their own order. In parallel, the longest
+/// first (by a rough cost of their steps: builds and the remapped engine's containers
+/// dominate), so the last lesson to start is a short one and the slots end together.
+fn start_order(plan: &Plan) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..plan.lessons.len()).collect();
+    if plan.jobs > 1 {
+        let cost = |lesson: &Lesson| -> u32 {
+            lesson
+                .steps
+                .iter()
+                .filter(|s| selected(plan.only, lesson, s))
+                .map(|s| match (&s.action, s.engine) {
+                    (Action::Build(_), _) => 30,
+                    (_, EngineChoice::Userns) => 40,
+                    (Action::Apply(_), _) => 15,
+                    (Action::Run(_) | Action::Serve(_), _) => 4,
+                    (Action::InspectImage(_) | Action::Audit(_), _) => 1,
+                })
+                .sum()
+        };
+        order.sort_by_key(|&i| std::cmp::Reverse(cost(&plan.lessons[i])));
+    }
+    order
 }
 
 fn panicked(why: &str) -> StepReport {

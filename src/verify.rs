@@ -54,6 +54,7 @@ pub async fn verify(
     let mut engines = Engines::default();
     let mut docker_for_cleanup = None;
     let mut userns_for_cleanup = None;
+    let mut warming = Vec::new();
     if needs_docker {
         let docker = DockerEngine::connect()
             .await
@@ -92,6 +93,14 @@ pub async fn verify(
             ));
         }
         let docker: Arc<DockerEngine> = Arc::new(docker);
+        // Every build starts from the run's labelled layer over its base: make those
+        // now, while the first lessons' containers run.
+        for base in build_bases(&lessons, &images, only, args.controls) {
+            let (docker, run_id) = (docker.clone(), run_id.clone());
+            warming.push(tokio::spawn(async move {
+                docker.warm_base(&base, &run_id).await
+            }));
+        }
         docker_for_cleanup = Some(docker.clone());
         engines.docker = Some(docker);
         if let Some(userns) = userns {
@@ -142,6 +151,10 @@ pub async fn verify(
     show_progress(rx, live, progress_to_stdout, args.verbose).await;
     let reports = handle.await.context("the runner stopped unexpectedly")?;
     signals.abort();
+    // A warm-up still going would leave a layer behind the run's cleanup.
+    for task in warming {
+        let _ = task.await;
+    }
     for docker in [docker_for_cleanup, userns_for_cleanup]
         .into_iter()
         .flatten()
@@ -204,6 +217,37 @@ async fn connect_userns() -> Result<Option<DockerEngine>> {
         ));
     }
     Ok(Some(userns))
+}
+
+/// The references the selected build steps (and, with `controls`, their controls) use
+/// as `BASE`, in the order they first appear.
+fn build_bases(
+    lessons: &[Lesson],
+    images: &ImageMap,
+    only: Option<Platform>,
+    controls: bool,
+) -> Vec<String> {
+    let mut bases: Vec<String> = Vec::new();
+    for lesson in lessons {
+        for step in lesson
+            .steps
+            .iter()
+            .filter(|s| runner::selected(only, lesson, s))
+        {
+            let control = controls.then(|| step.control_action()).flatten();
+            let actions = std::iter::once(&step.action).chain(control.iter().flatten());
+            for action in actions {
+                if let Action::Build(b) = action {
+                    if let Some(reference) = b.base.as_deref().and_then(|n| images.resolve(n)) {
+                        if !bases.iter().any(|x| x == reference) {
+                            bases.push(reference.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    bases
 }
 
 /// The logical images a Docker action needs before it runs (not those its lesson builds).

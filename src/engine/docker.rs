@@ -35,6 +35,14 @@ const LONG: Duration = Duration::from_secs(900);
 pub struct DockerEngine {
     docker: Docker,
     pub endpoint: Endpoint,
+    /// What this engine has built in this process (labelled Dockerfile and build args):
+    /// a build that must really run its instructions needs `--no-cache` only when it
+    /// repeats one of these, since no other cache can serve a labelled build.
+    built: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The bases whose labelled first layer this run has made (or is making): every
+    /// build of the run starts from it, and concurrent builds wait rather than make it
+    /// twice.
+    warmed: tokio::sync::Mutex<HashMap<String, std::sync::Arc<tokio::sync::OnceCell<()>>>>,
 }
 
 /// What `doctor` and the status bar show about the engine.
@@ -80,7 +88,12 @@ impl DockerEngine {
             .await
             .map_err(|_| unreachable("no answer within 10 s".to_string()))?
             .map_err(|e| unreachable(short(&e)))?;
-        Ok(DockerEngine { docker, endpoint })
+        Ok(DockerEngine {
+            docker,
+            endpoint,
+            built: Default::default(),
+            warmed: Default::default(),
+        })
     }
 
     pub async fn facts(&self) -> Result<EngineFacts, EngineError> {
@@ -271,21 +284,21 @@ impl DockerEngine {
         Ok(created.id)
     }
 
-    async fn remove_container(&self, id: &str) -> Result<(), EngineError> {
+    /// Removes a container by id or name: `true` when it was there, `false` when it was
+    /// gone already (or its removal is under way).
+    async fn remove_container(&self, id: &str) -> Result<bool, EngineError> {
         let options = RemoveContainerOptionsBuilder::default()
             .force(true)
             .v(true)
             .build();
         match tokio::time::timeout(CALL, self.docker.remove_container(id, Some(options))).await {
             Err(_) => Err(timeout("removing a container", CALL)),
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => Ok(true),
+            // 404: gone; 409: its removal is already in progress.
             Ok(Err(BollardError::DockerResponseServerError {
-                status_code: 404, ..
-            })) => Ok(()),
-            // 409: removal already in progress.
-            Ok(Err(BollardError::DockerResponseServerError {
-                status_code: 409, ..
-            })) => Ok(()),
+                status_code: 404 | 409,
+                ..
+            })) => Ok(false),
             Ok(Err(e)) => Err(classify("removing a container", e)),
         }
     }
@@ -603,6 +616,38 @@ impl DockerEngine {
             .collect())
     }
 
+    /// Makes the run's labelled layer over `base` (a `FROM base` and the run's `LABEL`),
+    /// once: the first step of every labelled build on that base then comes from the
+    /// cache. `verify` starts it for every base at the beginning, while the first
+    /// lessons' containers run. A failure here is left for the real build to report.
+    pub async fn warm_base(&self, base: &str, run_id: &str) {
+        let cell = {
+            let mut warmed = self.warmed.lock().await;
+            warmed.entry(base.to_string()).or_default().clone()
+        };
+        cell.get_or_init(|| async {
+            let Some(dockerfile) = labels::label_after_every_from(&format!("FROM {base}"), run_id)
+            else {
+                return;
+            };
+            let context = BTreeMap::from([("Dockerfile".to_string(), dockerfile.into_bytes())]);
+            let Ok(tar) = build_context(&context) else {
+                return;
+            };
+            let options = BuildImageOptionsBuilder::default()
+                .dockerfile("Dockerfile")
+                .rm(true)
+                .forcerm(true)
+                .build();
+            let mut stream =
+                self.docker
+                    .build_image(options, None, Some(bollard::body_full(tar.into())));
+            let deadline = Instant::now() + LONG;
+            while let Ok(Some(_)) = tokio::time::timeout_at(deadline.into(), stream.next()).await {}
+        })
+        .await;
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn build(
         &self,
@@ -617,20 +662,27 @@ impl DockerEngine {
     ) -> Result<Outcome, EngineError> {
         if let Some(base) = args.get("BASE") {
             self.ensure_image(base, out).await?;
+            self.warm_base(base, &scope.run_id).await;
         }
-        // The label goes into the Dockerfile after its last FROM (one cached step per
-        // run and base); a file the lab cannot parse gets it the builder's way.
+        // The label goes into the Dockerfile after every FROM (one cached step per run
+        // and base); a file the lab cannot parse gets it the builder's way.
         let labelled = context
             .get(dockerfile)
             .and_then(|bytes| std::str::from_utf8(bytes).ok())
-            .and_then(|text| labels::label_after_last_from(text, &scope.run_id));
+            .and_then(|text| labels::label_after_every_from(text, &scope.run_id));
         let mut context = context.clone();
-        let labels = match labelled {
+        let (labels, no_cache) = match labelled {
             Some(text) => {
+                let key = format!("{text}\u{0}{args:?}");
                 context.insert(dockerfile.to_string(), text.into_bytes());
-                HashMap::new()
+                let repeat = !self
+                    .built
+                    .lock()
+                    .map(|mut built| built.insert(key))
+                    .unwrap_or(false);
+                (HashMap::new(), no_cache && repeat)
             }
-            None => labels::packed_for_image(&scope.run_id),
+            None => (labels::packed_for_image(&scope.run_id), no_cache),
         };
         let tar = build_context(&context).map_err(|e| EngineError::Refused {
             what: "packing the build context".to_string(),
@@ -1129,12 +1181,16 @@ impl super::Engine for DockerEngine {
         }
     }
 
+    /// A step makes at most one container, named for its scope, and removes it itself
+    /// when it ends normally; this removes it when it did not (a timeout, an error, an
+    /// interrupt), by name: one call, not a listing.
     async fn end_step(&self, scope: &Scope) -> Result<Vec<String>, EngineError> {
-        let filters = [
-            format!("{}={}", labels::RUN, scope.run_id),
-            format!("{}={}", labels::STEP, scope.step),
-        ];
-        self.remove_labelled_containers(&filters, |_| false).await
+        let name = container_name(scope);
+        Ok(if self.remove_container(&name).await? {
+            vec![format!("container {name}")]
+        } else {
+            vec![]
+        })
     }
 
     /// The lesson's containers go; its images stay until the run ends, so a later

@@ -69,17 +69,15 @@ pub fn packed_for_image(run_id: &str) -> HashMap<String, String> {
     HashMap::from([(LAB.to_string(), value)])
 }
 
-/// A Dockerfile with the run's image label set right after the FROM of its last stage
-/// (the stage that ships), so every layer after it, and the image, carry it: the one
-/// label step is then shared through the build cache by every build of the run on the
-/// same base, where a label appended at the end costs a step per build. `None` when
-/// the file does not parse: the caller labels the build the usual way.
-pub fn label_after_last_from(dockerfile: &str, run_id: &str) -> Option<String> {
+/// A Dockerfile with the run's image label set right after every FROM, so every layer
+/// after it, and the image, carry it. Two things follow. The one label step is shared
+/// through the build cache by every build of the run on the same base, where a label
+/// appended at the end costs a step per build. And no layer of the build can come from
+/// a cache this run did not make (the learner's own build, an earlier run): each
+/// stage's chain starts from a label only this run writes. `None` when the file does
+/// not parse: the caller labels the build the builder's way.
+pub fn label_after_every_from(dockerfile: &str, run_id: &str) -> Option<String> {
     let parsed = crate::audit::dockerfile::parse::parse(dockerfile).ok()?;
-    let last_from = parsed
-        .instructions
-        .iter()
-        .rposition(|i| i.keyword.eq_ignore_ascii_case("FROM"))?;
     let value: String = packed_for_image(run_id)
         .remove(LAB)?
         .chars()
@@ -93,14 +91,38 @@ pub fn label_after_last_from(dockerfile: &str, run_id: &str) -> Option<String> {
         .collect();
     let label = format!("LABEL {LAB}=\"{value}\"");
     let lines: Vec<&str> = dockerfile.lines().collect();
-    let insert_at = parsed
-        .instructions
-        .get(last_from + 1)
-        .map(|next| next.line - 1)
-        .unwrap_or(lines.len());
-    let mut out: Vec<&str> = lines[..insert_at].to_vec();
-    out.push(&label);
-    out.extend(&lines[insert_at..]);
+    // The line before which each label goes: the next instruction's, or the end.
+    let mut insert_at: Vec<usize> = Vec::new();
+    for (i, instruction) in parsed.instructions.iter().enumerate() {
+        if instruction.keyword.eq_ignore_ascii_case("FROM") {
+            insert_at.push(
+                parsed
+                    .instructions
+                    .get(i + 1)
+                    .map(|next| next.line - 1)
+                    .unwrap_or(lines.len()),
+            );
+        }
+    }
+    if insert_at.is_empty() {
+        return None;
+    }
+    let mut out: Vec<&str> = Vec::with_capacity(lines.len() + insert_at.len());
+    for (n, line) in lines.iter().enumerate() {
+        out.extend(
+            insert_at
+                .iter()
+                .filter(|&&at| at == n)
+                .map(|_| label.as_str()),
+        );
+        out.push(line);
+    }
+    out.extend(
+        insert_at
+            .iter()
+            .filter(|&&at| at == lines.len())
+            .map(|_| label.as_str()),
+    );
     Some(out.join("\n") + "\n")
 }
 
@@ -156,23 +178,28 @@ mod tests {
     }
 
     #[test]
-    fn the_label_goes_right_after_the_last_from_even_one_that_continues() {
+    fn a_label_goes_right_after_every_from_even_one_that_continues() {
         let file = "ARG BASE=x\nFROM ${BASE} AS build\nRUN make\nFROM \\\n  ${BASE}\n# a comment\nUSER 4242\n";
-        let out = label_after_last_from(file, "r1").unwrap();
+        let out = label_after_every_from(file, "r1").unwrap();
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines[3], "FROM \\");
-        assert_eq!(lines[4], "  ${BASE}");
+        assert_eq!(lines[1], "FROM ${BASE} AS build");
         assert!(
-            lines[6].starts_with("LABEL nonroot-lab=\"nonroot-lab.host="),
+            lines[2].starts_with("LABEL nonroot-lab=\"nonroot-lab.host="),
             "{out}"
         );
-        assert_eq!(lines[7], "USER 4242");
-        let only_from = label_after_last_from("FROM x", "r1").unwrap();
+        assert_eq!(lines[3], "RUN make");
+        assert_eq!(lines[4], "FROM \\");
+        assert_eq!(lines[5], "  ${BASE}");
+        assert_eq!(lines[6], "# a comment");
+        assert!(lines[7].starts_with("LABEL "), "{out}");
+        assert_eq!(lines[8], "USER 4242");
+        let only_from = label_after_every_from("FROM x", "r1").unwrap();
         assert!(
             only_from.lines().nth(1).unwrap().starts_with("LABEL "),
             "{only_from}"
         );
-        assert!(label_after_last_from("FROM x\nRUN <<EOF\n", "r1").is_none());
+        assert!(label_after_every_from("FROM x\nRUN <<EOF\n", "r1").is_none());
+        assert!(label_after_every_from("# only a comment\n", "r1").is_none());
     }
 
     #[test]
