@@ -411,6 +411,47 @@ async fn doctor_reports_engine_images_and_port_floor_as_json() {
     }
     let engine = &json[0]["detail"];
     assert!(engine.as_str().unwrap().contains("API"), "{engine}");
+    // The second engine: ready when configured, else how to start one.
+    let remapped = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "remapped engine")
+        .expect("the remapped engine is reported");
+    if userns_configured() {
+        assert_eq!(remapped["level"], "ok", "{remapped}");
+        assert!(
+            remapped["detail"]
+                .as_str()
+                .unwrap()
+                .contains("with user-namespace remapping"),
+            "{remapped}"
+        );
+    } else {
+        assert_eq!(remapped["level"], "info", "{remapped}");
+        assert!(
+            remapped["fix"].as_str().unwrap().contains("--userns-remap"),
+            "{remapped}"
+        );
+    }
+}
+
+/// A variable that names an engine which does not answer is one configuration error
+/// (exit 2), never a silent skip of the remapped steps.
+#[tokio::test]
+async fn a_remapped_engine_that_does_not_answer_is_a_configuration_error() {
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    let out = bin()
+        .env("NONROOT_LAB_USERNS_HOST", "unix:///nonexistent/docker.sock")
+        .args(["verify", "--only", "docker", "--lesson", "07"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("NONROOT_LAB_USERNS_HOST"), "{stderr}");
+    assert!(!stdout.contains("PASS"), "nothing ran: {stdout}");
 }
 
 #[tokio::test]
