@@ -18,6 +18,18 @@ fn docker_steps() -> Vec<nonroot_lab::lesson::model::Step> {
         .collect()
 }
 
+/// The engine's dangling images: what a failed or multi-stage build leaves untagged.
+fn dangling_images() -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["images", "-q", "-f", "dangling=true"])
+        .output()
+        .expect("docker images");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 /// Builds every Dockerfile the lessons build, by hand as a learner would, so the engine
 /// holds their layers in its cache; returns the tags to remove after.
 fn hand_build_every_lesson_dockerfile() -> Vec<String> {
@@ -34,8 +46,9 @@ fn hand_build_every_lesson_dockerfile() -> Vec<String> {
                 .to_string();
             let tag = format!("my-try-{}:{}", b.tag, std::process::id());
             // Two of them fail on purpose (the seeds' mistakes); their cache still counts.
+            // force-rm: a failed step's container goes too, as a learner's would not.
             let _ = Command::new("docker")
-                .args(["build", "-q", "-f"])
+                .args(["build", "-q", "--force-rm", "-f"])
                 .arg(repo().join("dockerfiles").join(&b.dockerfile))
                 .args(["--build-arg", &format!("BASE={base}"), "-t", &tag])
                 .arg(repo().join("dockerfiles"))
@@ -56,6 +69,7 @@ async fn every_docker_step_passes_and_every_control_is_rejected_after_hand_build
         return;
     }
     let userns = userns_configured();
+    let dangling_before = dangling_images();
     let tags = hand_build_every_lesson_dockerfile();
     let out = run(&[
         "verify",
@@ -134,8 +148,16 @@ async fn every_docker_step_passes_and_every_control_is_rejected_after_hand_build
     ]);
     let (stdout, stderr) = text(&again);
     let xml = std::fs::read_to_string(&junit).unwrap_or_default();
+    // What the hand builds left: their tags, and the layers of failed and multi-stage
+    // builds (the lab's own runs remove theirs).
     for tag in &tags {
         let _ = Command::new("docker").args(["rmi", "-f", tag]).output();
+    }
+    for id in dangling_images()
+        .into_iter()
+        .filter(|i| !dangling_before.contains(i))
+    {
+        let _ = Command::new("docker").args(["rmi", &id]).output();
     }
     assert_eq!(again.status.code(), Some(0), "{stdout}{stderr}\n{xml}");
     assert_eq!(xml.matches("<testcase").count(), steps.len(), "{xml}");
