@@ -85,13 +85,23 @@ pub struct VerifyArgs {
     /// Also print every output line of every step (builds, containers, probes).
     #[arg(long, short)]
     pub verbose: bool,
-    /// Lessons run in parallel, each on its own.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    /// Lessons run in parallel, each on its own (default: 2, or 1 on a one-core machine).
+    #[arg(long, default_value_t = default_jobs(), value_parser = clap::value_parser!(u16).range(1..=16))]
     pub jobs: u16,
     /// After each lesson, run every step's negative control (the step with its point
     /// undone): it must make one of the step's expectations fail.
     #[arg(long)]
     pub controls: bool,
+}
+
+/// Two lessons at a time: one lesson's builds load the engine's CPU while the other's
+/// containers and pods mostly wait (measured in the README: 0.58 of the plain script's
+/// time on Docker, 0.50 on Kubernetes, against 0.92 and 0.83 one at a time).
+fn default_jobs() -> u16 {
+    match std::thread::available_parallelism() {
+        Ok(n) if n.get() > 1 => 2,
+        _ => 1,
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -55,6 +55,29 @@ pub async fn verify(
     let mut docker_for_cleanup = None;
     let mut userns_for_cleanup = None;
     let mut warming = Vec::new();
+    // The cluster first: without one, a Kubernetes-only run stops before any Docker work.
+    let mut kube_for_cleanup = None;
+    if needs_kube {
+        match KubeEngine::connect(&kube_options).await {
+            Ok(kube) => {
+                kube.ensure_namespace()
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                let stale = kube.sweep(false).await.unwrap_or_default();
+                if !stale.is_empty() {
+                    crate::console::err(&format!(
+                        "removed {} Kubernetes leftovers of an earlier, killed run\n",
+                        stale.len()
+                    ));
+                }
+                let kube = Arc::new(kube);
+                kube_for_cleanup = Some(kube.clone());
+                engines.kube = Some(kube);
+            }
+            Err(e) if only == Some(Platform::Kubernetes) => return Err(anyhow::anyhow!(e)),
+            Err(e) => engines.kube_missing = Some(format!("{e}; nothing was checked")),
+        }
+    }
     if needs_docker {
         let docker = DockerEngine::connect()
             .await
@@ -107,28 +130,6 @@ pub async fn verify(
             let userns = Arc::new(userns);
             userns_for_cleanup = Some(userns.clone());
             engines.userns = Some(userns);
-        }
-    }
-    let mut kube_for_cleanup = None;
-    if needs_kube {
-        match KubeEngine::connect(&kube_options).await {
-            Ok(kube) => {
-                kube.ensure_namespace()
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e))?;
-                let stale = kube.sweep(false).await.unwrap_or_default();
-                if !stale.is_empty() {
-                    crate::console::err(&format!(
-                        "removed {} Kubernetes leftovers of an earlier, killed run\n",
-                        stale.len()
-                    ));
-                }
-                let kube = Arc::new(kube);
-                kube_for_cleanup = Some(kube.clone());
-                engines.kube = Some(kube);
-            }
-            Err(e) if only == Some(Platform::Kubernetes) => return Err(anyhow::anyhow!(e)),
-            Err(e) => engines.kube_missing = Some(format!("{e}; nothing was checked")),
         }
     }
     let plan = Plan {
