@@ -30,11 +30,36 @@ fn dangling_images() -> Vec<String> {
         .collect()
 }
 
+/// What the learner's own builds made, removed when dropped, so a failing assertion
+/// leaves no tagged image behind to serve a later build (or benchmark) from cache:
+/// their tags, and the layers of failed and multi-stage builds.
+struct HandBuilds {
+    tags: Vec<String>,
+    dangling_before: Vec<String>,
+}
+
+impl Drop for HandBuilds {
+    fn drop(&mut self) {
+        for tag in &self.tags {
+            let _ = Command::new("docker").args(["rmi", "-f", tag]).output();
+        }
+        for id in dangling_images()
+            .into_iter()
+            .filter(|i| !self.dangling_before.contains(i))
+        {
+            let _ = Command::new("docker").args(["rmi", &id]).output();
+        }
+    }
+}
+
 /// Builds every Dockerfile the lessons build, by hand as a learner would, so the engine
-/// holds their layers in its cache; returns the tags to remove after.
-fn hand_build_every_lesson_dockerfile() -> Vec<String> {
+/// holds their layers in its cache.
+fn hand_build_every_lesson_dockerfile() -> HandBuilds {
+    let mut made = HandBuilds {
+        tags: Vec::new(),
+        dangling_before: dangling_images(),
+    };
     let files = nonroot_lab::lesson::LabFiles::embedded();
-    let mut tags = Vec::new();
     for lesson in files.lessons().unwrap() {
         for step in &lesson.steps {
             let nonroot_lab::lesson::model::Action::Build(b) = &step.action else {
@@ -45,6 +70,7 @@ fn hand_build_every_lesson_dockerfile() -> Vec<String> {
                 .unwrap()
                 .to_string();
             let tag = format!("my-try-{}:{}", b.tag, std::process::id());
+            made.tags.push(tag.clone());
             // Two of them fail on purpose (the seeds' mistakes); their cache still counts.
             // force-rm: a failed step's container goes too, as a learner's would not.
             let _ = Command::new("docker")
@@ -54,10 +80,9 @@ fn hand_build_every_lesson_dockerfile() -> Vec<String> {
                 .arg(repo().join("dockerfiles"))
                 .output()
                 .expect("docker build");
-            tags.push(tag);
         }
     }
-    tags
+    made
 }
 
 /// A verdict never depends on engine state: after the learner's own builds of every
@@ -69,8 +94,7 @@ async fn every_docker_step_passes_and_every_control_is_rejected_after_hand_build
         return;
     }
     let userns = userns_configured();
-    let dangling_before = dangling_images();
-    let tags = hand_build_every_lesson_dockerfile();
+    let hand_builds = hand_build_every_lesson_dockerfile();
     let out = run(&[
         "verify",
         "--only",
@@ -148,17 +172,7 @@ async fn every_docker_step_passes_and_every_control_is_rejected_after_hand_build
     ]);
     let (stdout, stderr) = text(&again);
     let xml = std::fs::read_to_string(&junit).unwrap_or_default();
-    // What the hand builds left: their tags, and the layers of failed and multi-stage
-    // builds (the lab's own runs remove theirs).
-    for tag in &tags {
-        let _ = Command::new("docker").args(["rmi", "-f", tag]).output();
-    }
-    for id in dangling_images()
-        .into_iter()
-        .filter(|i| !dangling_before.contains(i))
-    {
-        let _ = Command::new("docker").args(["rmi", &id]).output();
-    }
+    drop(hand_builds);
     assert_eq!(again.status.code(), Some(0), "{stdout}{stderr}\n{xml}");
     assert_eq!(xml.matches("<testcase").count(), steps.len(), "{xml}");
     let skipped = if userns {
