@@ -61,9 +61,11 @@ pub enum Command {
     List,
     /// The non-root rules on your own Dockerfiles, images, manifests and running containers.
     Audit(AuditArgs),
-    /// Remove everything the lab created, and only that.
+    /// Remove what killed lab runs left on every engine (Docker, the remapped engine,
+    /// the cluster), and only that.
     Cleanup {
-        /// Also remove what a lab run still going (another terminal) created.
+        /// Also remove what a lab run still going (another terminal) created, and the
+        /// namespace the lab created.
         #[arg(long)]
         all: bool,
     },

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::engine::docker::DockerEngine;
-use crate::engine::kube::{KubeEngine, KubeOptions};
 use crate::engine::{Engine, Request, Scope};
 use crate::images::ImageMap;
 use crate::lesson::model::ContainerSpec;
+use crate::session::Session;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -38,18 +38,24 @@ fn finding(check: &str, level: Level, detail: String, fix: Option<String>) -> Fi
     }
 }
 
-pub async fn run(images: &ImageMap, run_id: &str, kube: &KubeOptions) -> Vec<Finding> {
+/// What the session's engines say, once it has connected (`Session::connected`).
+pub async fn run(images: &ImageMap, session: &Session) -> Vec<Finding> {
     let mut out = Vec::new();
-    let docker = match DockerEngine::connect().await {
-        Ok(d) => d,
-        Err(e) => {
+    let run_id = session.run_id.as_str();
+    let docker = match session.docker_result() {
+        Some(Ok(d)) => d.clone(),
+        Some(Err(e)) => {
             out.push(finding(
                 "docker engine",
                 Level::Fail,
                 e.to_string(),
                 Some("sudo systemctl start docker   # or: export DOCKER_HOST=unix:///run/user/$UID/docker.sock".into()),
             ));
-            out.extend(kubernetes(kube, images).await);
+            out.extend(kubernetes(session, images).await);
+            return out;
+        }
+        None => {
+            out.extend(kubernetes(session, images).await);
             return out;
         }
     };
@@ -122,16 +128,16 @@ pub async fn run(images: &ImageMap, run_id: &str, kube: &KubeOptions) -> Vec<Fin
         }
     }
     out.push(port_floor(&docker, images, run_id, &missing).await);
-    out.push(userns_engine().await);
-    out.extend(kubernetes(kube, images).await);
+    out.push(userns_engine(session).await);
+    out.extend(kubernetes(session, images).await);
     out
 }
 
 /// The second engine the side-by-side remapping steps of lesson 07 run on.
-async fn userns_engine() -> Finding {
+async fn userns_engine(session: &Session) -> Finding {
     let check = "remapped engine";
     let var = crate::engine::docker_connect::USERNS_HOST;
-    match DockerEngine::connect_userns().await {
+    match session.userns_result() {
         None => finding(
             check,
             Level::Info,
@@ -248,14 +254,15 @@ pub fn kube_context() -> Option<String> {
 
 /// The cluster: context, server version, runtime, namespace, what the lab may do there,
 /// and which lab images the node can run without pulling.
-async fn kubernetes(options: &KubeOptions, images: &ImageMap) -> Vec<Finding> {
+async fn kubernetes(session: &Session, images: &ImageMap) -> Vec<Finding> {
     let mut out = kubeconfig();
     if out.iter().any(|f| f.level != Level::Ok) {
         return out;
     }
-    let kube = match KubeEngine::connect(options).await {
-        Ok(k) => k,
-        Err(e) => {
+    let kube = match session.kube_result() {
+        Some(Ok(k)) => k,
+        None => return out,
+        Some(Err(e)) => {
             out.push(finding(
                 "kubernetes cluster",
                 Level::Fail,

@@ -5,7 +5,6 @@
 
 pub mod audit;
 pub mod check;
-pub mod cleanup;
 pub mod cli;
 pub mod command;
 pub mod console;
@@ -16,6 +15,7 @@ pub mod images;
 pub mod lesson;
 pub mod report;
 pub mod runner;
+pub mod session;
 pub mod signals;
 pub mod tui;
 pub mod verify;

@@ -2,15 +2,18 @@
 //! every claim live against the learner's engine.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Result;
 use clap::Parser;
 
 use nonroot_lab::cli::{Cli, Command, DoctorFormat};
+use nonroot_lab::engine::Sweep;
 use nonroot_lab::images::ImageMap;
 use nonroot_lab::lesson::model::{EngineChoice, Platform};
 use nonroot_lab::lesson::LabFiles;
-use nonroot_lab::{cleanup, console, doctor, engine, lesson, verify};
+use nonroot_lab::session::{Session, Want, Wants};
+use nonroot_lab::{console, doctor, lesson, verify};
 
 const USAGE: u8 = 2;
 
@@ -95,7 +98,19 @@ async fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Some(Command::Doctor { format }) => {
-            let findings = doctor::run(&images, &engine::labels::new_run_id(), &kube_options).await;
+            // Every engine, whatever answers: each one's state is a finding. The
+            // session removes the container that measured the port floor.
+            let wants = Wants {
+                docker: Want::IfThere,
+                userns: true,
+                kube: Want::IfThere,
+                sweep_stale: false,
+                namespace: false,
+            };
+            let mut session = Session::start(wants, &kube_options, Arc::new(|_| {}));
+            session.connected().await;
+            let findings = doctor::run(&images, &session).await;
+            session.close().await;
             match format {
                 DoctorFormat::Human => console::out(&doctor::render_human(&findings)),
                 DoctorFormat::Json => {
@@ -107,20 +122,30 @@ async fn run(cli: Cli) -> Result<u8> {
         }
         Some(Command::Audit(_)) => Ok(2),
         Some(Command::Cleanup { all }) => {
-            let docker = engine::docker::DockerEngine::connect().await?;
-            let mode = if all {
-                cleanup::Sweep::All
-            } else {
-                cleanup::Sweep::Stale
+            let mode = if all { Sweep::All } else { Sweep::Stale };
+            // Every engine the lab may have used: the machine's Docker engine, the
+            // remapped one when configured, and the cluster when one answers.
+            let wants = Wants {
+                docker: Want::IfThere,
+                userns: true,
+                kube: Want::IfThere,
+                sweep_stale: false,
+                namespace: false,
             };
-            let mut removed = cleanup::sweep(&docker, mode).await?;
-            // The remapped engine, when one is configured, holds the lab's objects too.
-            if let Some(userns) = engine::docker::DockerEngine::connect_userns().await {
-                removed.extend(cleanup::sweep(&userns?, mode).await?);
+            let session = Session::open(wants, &kube_options, Arc::new(|_| {})).await?;
+            if session.docker().is_none() && session.kube().is_none() {
+                let why = match session.docker_result() {
+                    Some(Err(e)) => e.to_string(),
+                    _ => "no engine answered".to_string(),
+                };
+                anyhow::bail!("{why}");
             }
-            // A step's host folders are removed with the step; a killed run's stay until
-            // now. A run still going keeps its own.
-            removed.extend(engine::scratch::sweep_stale());
+            if let Some(Err(e)) = session.docker_result() {
+                console::err(&format!("the Docker engine was not swept: {e}\n"));
+            }
+            let removed = session.sweep(mode).await;
+            session.close().await;
+            let removed = removed?;
             for r in &removed {
                 console::out(&format!("removed {r}\n"));
             }

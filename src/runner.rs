@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
@@ -351,7 +352,7 @@ async fn run_lesson(
                     step: step.id.clone(),
                 };
                 let sink = sink(events, &lesson.id, &step.id);
-                let judged = judge(&*engine, &request, &scope, step, expect, &sink, cancel).await;
+                let judged = judge(&engine, &request, &scope, step, expect, &sink, cancel).await;
                 report.status = judged.status;
                 report.checks = judged.checks;
                 report.reason = judged.reason;
@@ -401,10 +402,41 @@ struct Judged {
     reason: Option<String>,
 }
 
+/// Ends a step on its engine: by `end` when the step finishes, or, when its task is
+/// dropped first (the run stopped, the runtime shut down), from `Drop` on a task of its
+/// own; the run's end removes anything that task does not.
+struct StepGuard {
+    engine: Arc<dyn Engine>,
+    scope: Scope,
+    ended: bool,
+}
+
+impl StepGuard {
+    async fn end(mut self) {
+        self.ended = true;
+        let _ = self.engine.end_step(&self.scope).await;
+    }
+}
+
+impl Drop for StepGuard {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (engine, scope) = (self.engine.clone(), self.scope.clone());
+            runtime.spawn(async move {
+                let _ = engine.end_step(&scope).await;
+            });
+        }
+    }
+}
+
 /// Performs a resolved action within the step's time limit, removes what it created,
-/// and judges the outcome against `expect`.
+/// and judges the outcome against `expect`. A panic inside the engine's work is the
+/// step's error, not the run's end.
 async fn judge(
-    engine: &dyn Engine,
+    engine: &Arc<dyn Engine>,
     request: &Request,
     scope: &Scope,
     step: &Step,
@@ -416,14 +448,25 @@ async fn judge(
         Action::Build(_) => BUILD_TIMEOUT,
         _ => STEP_TIMEOUT,
     });
+    let guard = StepGuard {
+        engine: engine.clone(),
+        scope: scope.clone(),
+        ended: false,
+    };
+    let perform = std::panic::AssertUnwindSafe(engine.perform(request, scope, sink)).catch_unwind();
     let result = tokio::select! {
-        r = tokio::time::timeout(Duration::from_secs(secs), engine.perform(request, scope, sink)) => {
-            r.unwrap_or_else(|_| Err(EngineError::Timeout { what: format!("step `{}`", scope.step), secs }))
-        }
+        r = tokio::time::timeout(Duration::from_secs(secs), perform) => match r {
+            Err(_) => Err(EngineError::Timeout { what: format!("step `{}`", scope.step), secs }),
+            Ok(Err(panic)) => Err(EngineError::Internal {
+                what: format!("step `{}`", scope.step),
+                message: panic_text(&*panic),
+            }),
+            Ok(Ok(result)) => result,
+        },
         _ = cancel.cancelled() => Err(EngineError::Cancelled),
     };
     // Whatever happened, the step's containers go now.
-    let _ = engine.end_step(scope).await;
+    guard.end().await;
     match result {
         Ok(outcome) => {
             let checks: Vec<CheckResult> = expect.iter().map(|e| check(e, &outcome)).collect();
@@ -443,6 +486,15 @@ async fn judge(
             reason: Some(e.to_string()),
         },
     }
+}
+
+/// What a panic said, when it said it with a string.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
 }
 
 /// Runs a step's control and judges it with the step's own expectations: it is
@@ -521,16 +573,7 @@ async fn run_control(
         step: control_name(&step.id),
     };
     let sink = sink(events, &lesson.id, &scope.step);
-    let judged = judge(
-        &*engine,
-        &request,
-        &scope,
-        step,
-        &step.expect,
-        &sink,
-        cancel,
-    )
-    .await;
+    let judged = judge(&engine, &request, &scope, step, &step.expect, &sink, cancel).await;
     control.checks = judged.checks;
     control.reason = judged.reason;
     control.status = match judged.status {
@@ -818,3 +861,7 @@ fn resolve_images(object: &mut serde_json::Value, image: &dyn Fn(&str) -> String
         }
     }
 }
+
+#[cfg(test)]
+#[path = "runner_tests.rs"]
+mod tests;

@@ -9,16 +9,15 @@ use anyhow::{bail, Context, Result};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::cleanup::{self, Sweep};
 use crate::cli::{Format, OnlyPlatform, VerifyArgs};
 use crate::engine::docker::DockerEngine;
-use crate::engine::kube::{KubeEngine, KubeOptions};
-use crate::engine::{labels, Engine};
+use crate::engine::kube::KubeOptions;
 use crate::images::ImageMap;
 use crate::lesson::model::{Action, EngineChoice};
 use crate::lesson::{LabFiles, Lesson, Platform};
 use crate::report::{self, human, Summary};
-use crate::runner::{self, Engines, Event, Plan};
+use crate::runner::{self, Event, Plan};
+use crate::session::{Notice, Notify, Session, Want, Wants};
 
 /// Exit codes: 0 all passed, 1 a step failed, 2 usage or configuration, 130 interrupted.
 pub const INTERRUPTED: u8 = 130;
@@ -50,88 +49,43 @@ pub async fn verify(
         })
     });
     let (needs_docker, needs_kube) = (uses(Platform::Docker), uses(Platform::Kubernetes));
-    let run_id = labels::new_run_id();
-    let mut engines = Engines::default();
-    let mut docker_for_cleanup = None;
-    let mut userns_for_cleanup = None;
-    let mut warming = Vec::new();
-    // The cluster first: without one, a Kubernetes-only run stops before any Docker work.
-    let mut kube_for_cleanup = None;
-    if needs_kube {
-        match KubeEngine::connect(&kube_options).await {
-            Ok(kube) => {
-                kube.ensure_namespace()
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e))?;
-                let stale = kube.sweep(false).await.unwrap_or_default();
-                if !stale.is_empty() {
-                    crate::console::err(&format!(
-                        "removed {} Kubernetes leftovers of an earlier, killed run\n",
-                        stale.len()
-                    ));
-                }
-                let kube = Arc::new(kube);
-                kube_for_cleanup = Some(kube.clone());
-                engines.kube = Some(kube);
-            }
-            Err(e) if only == Some(Platform::Kubernetes) => return Err(anyhow::anyhow!(e)),
-            Err(e) => engines.kube_missing = Some(format!("{e}; nothing was checked")),
+    let want = |needed: bool, required: bool| match (needed, required) {
+        (false, _) => Want::No,
+        (true, true) => Want::Required,
+        (true, false) => Want::IfThere,
+    };
+    let wants = Wants {
+        docker: want(needs_docker, true),
+        userns: needs_docker && uses_userns,
+        kube: want(needs_kube, only == Some(Platform::Kubernetes)),
+        sweep_stale: true,
+        namespace: true,
+    };
+    let notify: Notify = Arc::new(|notice| {
+        if let Notice::Swept(what) = notice {
+            crate::console::err(&format!("{what}\n"));
         }
-    }
-    if needs_docker {
-        let docker = DockerEngine::connect()
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?;
-        let stale = cleanup::sweep(&docker, Sweep::Stale)
-            .await
-            .unwrap_or_default();
-        if !stale.is_empty() {
-            crate::console::err(&format!(
-                "removed {} leftovers of an earlier, killed run\n",
-                stale.len()
-            ));
-        }
-        let userns = if uses_userns {
-            connect_userns().await?
-        } else {
-            None
-        };
-        if userns.is_none() {
-            engines.userns_missing = Some(runner::USERNS_MISSING.to_string());
-        }
+    });
+    let session = Session::open(wants, &kube_options, notify).await?;
+    let run_id = session.run_id.clone();
+    if let Some(docker) = session.docker() {
         preflight_images(
-            &docker,
-            userns.as_ref(),
+            docker,
+            session.userns().map(|u| &**u),
             &lessons,
             &images,
             only,
             args.controls,
         )
         .await?;
-        let scratch = crate::engine::scratch::sweep_stale();
-        if !scratch.is_empty() {
-            crate::console::err(&format!(
-                "removed {} host folders of an earlier, killed run\n",
-                scratch.len()
-            ));
-        }
-        let docker: Arc<DockerEngine> = Arc::new(docker);
         // Every build starts from the run's labelled layer over its base: make those
         // now, while the first lessons' containers run.
         for base in build_bases(&lessons, &images, only, args.controls) {
             let (docker, run_id) = (docker.clone(), run_id.clone());
-            warming.push(tokio::spawn(async move {
-                docker.warm_base(&base, &run_id).await
-            }));
-        }
-        docker_for_cleanup = Some(docker.clone());
-        engines.docker = Some(docker);
-        if let Some(userns) = userns {
-            let userns = Arc::new(userns);
-            userns_for_cleanup = Some(userns.clone());
-            engines.userns = Some(userns);
+            session.spawn_background(async move { docker.warm_base(&base, &run_id).await });
         }
     }
+    let engines = session.engines();
     let plan = Plan {
         lessons,
         files: Arc::new(files),
@@ -152,19 +106,7 @@ pub async fn verify(
     show_progress(rx, live, progress_to_stdout, args.verbose).await;
     let reports = handle.await.context("the runner stopped unexpectedly")?;
     signals.abort();
-    // A warm-up still going would leave a layer behind the run's cleanup.
-    for task in warming {
-        let _ = task.await;
-    }
-    for docker in [docker_for_cleanup, userns_for_cleanup]
-        .into_iter()
-        .flatten()
-    {
-        let _ = docker.end_run(&run_id).await;
-    }
-    if let Some(kube) = kube_for_cleanup {
-        let _ = kube.end_run(&run_id).await;
-    }
+    session.close().await;
     let summary = Summary::of(&reports);
     let rendered = match args.format {
         Format::Human => format!("\n{}\n", summary.line()),
@@ -193,31 +135,6 @@ pub async fn verify(
         return Ok(INTERRUPTED);
     }
     Ok(if summary.all_passed() { 0 } else { 1 })
-}
-
-/// The second engine, with user-namespace remapping, its stale leftovers swept. Not
-/// configured: `None` (its steps are skipped with the reason). Configured but silent: a
-/// configuration error, never a skip.
-async fn connect_userns() -> Result<Option<DockerEngine>> {
-    let Some(connected) = DockerEngine::connect_userns().await else {
-        return Ok(None);
-    };
-    let userns = connected.map_err(|e| {
-        anyhow::anyhow!(
-            "{e} ({} names this engine with user-namespace remapping; unset it to skip its steps)",
-            crate::engine::docker_connect::USERNS_HOST
-        )
-    })?;
-    let stale = cleanup::sweep(&userns, Sweep::Stale)
-        .await
-        .unwrap_or_default();
-    if !stale.is_empty() {
-        crate::console::err(&format!(
-            "removed {} leftovers of an earlier, killed run from the remapped engine\n",
-            stale.len()
-        ));
-    }
-    Ok(Some(userns))
 }
 
 /// The references the selected build steps (and, with `controls`, their controls) use

@@ -6,7 +6,7 @@ use common::*;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use nonroot_lab::cleanup::{sweep, Sweep};
+use nonroot_lab::engine::Sweep;
 use nonroot_lab::engine::{Engine, EngineError, OutputSink, Request, Scope, Stream};
 use nonroot_lab::lesson::model::ContainerSpec;
 
@@ -338,7 +338,7 @@ async fn cleanup_leaves_kubelet_and_unlabelled_containers_and_live_runs_alone() 
         "io.kubernetes.docker.type=container",
     ]);
     let unlabelled = create(&[]);
-    let removed = sweep(&docker, Sweep::Stale).await.unwrap();
+    let removed = docker.sweep(Sweep::Stale).await.unwrap();
     let left = labelled_or_not(&tag);
     assert!(
         !left.iter().any(|id| stale.starts_with(id.as_str())),
@@ -390,4 +390,57 @@ async fn checking_a_hand_built_image_that_is_not_there_never_pulls() {
         o.notes
     );
     assert!(lines.lock().unwrap().is_empty(), "no pull was started");
+}
+
+#[tokio::test]
+async fn a_session_dropped_before_close_removes_what_its_run_made() {
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    use nonroot_lab::session::{Session, Want, Wants};
+    let wants = Wants {
+        docker: Want::Required,
+        userns: false,
+        kube: Want::No,
+        sweep_stale: false,
+        namespace: false,
+    };
+    let session = Session::open(
+        wants,
+        &nonroot_lab::engine::kube::KubeOptions::default(),
+        std::sync::Arc::new(|_| {}),
+    )
+    .await
+    .unwrap();
+    let run = format!("nonroot-lab.run={}", session.run_id);
+    // Made as a step would (and as a build's intermediate container is: the packed label).
+    let plain = std::process::Command::new("docker")
+        .args(["create", "--label", "nonroot-lab=true", "--label", &run])
+        .args([base_image().as_str(), "true"])
+        .output()
+        .unwrap();
+    assert!(plain.status.success(), "{plain:?}");
+    let packed = std::process::Command::new("docker")
+        .args([
+            "create",
+            "--label",
+            &format!("nonroot-lab={run};nonroot-lab.pid=1"),
+        ])
+        .args([base_image().as_str(), "true"])
+        .output()
+        .unwrap();
+    assert!(packed.status.success(), "{packed:?}");
+    let made: Vec<String> = [plain, packed]
+        .iter()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .collect();
+    // An error, a panic or an early return: the session goes without `close`.
+    drop(session);
+    let left = labelled_containers("label=nonroot-lab");
+    for id in &made {
+        assert!(
+            !left.iter().any(|l| id.starts_with(l.as_str())),
+            "container {id} outlived its session: {left:?}"
+        );
+    }
 }

@@ -501,6 +501,47 @@ async fn a_pod_that_never_runs_times_out_quoting_its_events() {
 }
 
 #[tokio::test]
+async fn cleanup_sweeps_the_cluster_and_all_removes_only_the_namespace_the_lab_made() {
+    if cluster_or_skip().await.is_none() {
+        return;
+    }
+    let ns = "nonroot-lab-swept";
+    let mut child = spawn_never_scheduled(ns, Stdio::null());
+    child.kill().unwrap(); // SIGKILL: the pod stays
+    let _ = child.wait();
+    assert!(!kubectl(&["get", "pods", "-n", ns, "-o", "name"]).is_empty());
+    // `cleanup` (no --all) removes the killed run's pod, and keeps the namespace.
+    let out = run(&["--namespace", ns, "cleanup"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains(&format!("pod {ns}/")), "{stdout}");
+    wait_until_no_pods(ns);
+    assert!(kubectl(&["get", "namespaces", "-o", "name"]).contains(&format!("namespace/{ns}\n")));
+    // `cleanup --all` removes the namespace the lab created...
+    let out = run(&["--namespace", ns, "cleanup", "--all"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("removed namespace {ns}")),
+        "{stdout}"
+    );
+    assert!(!kubectl(&["get", "namespaces", "-o", "name"]).contains(&format!("namespace/{ns}\n")));
+    // ...and never one someone else made, even with the lab's objects in it.
+    let theirs = "nonroot-lab-theirs";
+    let _ = Command::new("kubectl")
+        .args(["create", "namespace", theirs])
+        .output();
+    let out = run(&["--namespace", theirs, "cleanup", "--all"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(!stdout.contains("removed namespace"), "{stdout}");
+    assert!(
+        kubectl(&["get", "namespaces", "-o", "name"]).contains(&format!("namespace/{theirs}\n"))
+    );
+    kubectl(&["delete", "namespace", theirs, "--wait=false"]);
+}
+
+#[tokio::test]
 async fn a_killed_runs_pods_go_at_the_next_start() {
     if cluster_or_skip().await.is_none() {
         return;

@@ -179,6 +179,48 @@ fn sigterm_restores_the_terminal() {
     assert!(left > entered, "the terminal was restored after drawing");
 }
 
+#[test]
+fn a_lesson_that_fails_to_load_after_the_terminal_opened_leaves_it_restored() {
+    if Command::new("script").arg("-V").output().is_err() {
+        eprintln!("skipped: no `script` (util-linux) to give the lab a terminal");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let typescript = dir.path().join("typescript");
+    let inner = format!(
+        "stty rows 24 cols 80; exec env XDG_STATE_HOME='{}' '{}' --lessons '{}'",
+        dir.path().display(),
+        env!("CARGO_BIN_EXE_nonroot-lab"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/broken-lab")
+    );
+    let script = Command::new("script")
+        .args(["-qfec", &inner, typescript.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut script = KillOnDrop(script);
+    let status = script.0.wait().unwrap();
+    let raw = std::fs::read(&typescript).unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    // `script -e` passes the lab's exit code on: 2, a configuration error.
+    assert_eq!(status.code(), Some(2), "{text}");
+    let entered = text
+        .find("\x1b[?1049h")
+        .expect("the terminal was opened before the lessons loaded");
+    let left = text
+        .rfind("\x1b[?1049l")
+        .expect("left the alternate screen");
+    let mouse_off = text.rfind("\x1b[?1000l").expect("mouse capture turned off");
+    let message = text
+        .find("10-bad-yaml.yaml:4:1")
+        .expect("the load error names the file, line and column");
+    assert!(entered < left && entered < mouse_off, "{text:?}");
+    assert!(
+        left < message,
+        "the message is printed on the restored screen: {text:?}"
+    );
+}
+
 /// Ends `script` and the lab under it if the test fails half-way.
 struct KillOnDrop(std::process::Child);
 

@@ -14,6 +14,7 @@ use crate::console;
 use crate::engine::docker::DockerEngine;
 use crate::engine::kube::{KubeEngine, KubeOptions};
 use crate::engine::EngineError;
+use crate::session::{Session, Want, Wants};
 
 pub async fn run(args: AuditArgs, kube: &KubeOptions) -> Result<u8> {
     let fail_on = match args.fail_on {
@@ -237,8 +238,18 @@ async fn audit_images(images: &[String]) -> Report {
 
 async fn audit_running(docker: bool, kube: bool, no_exec: bool, options: &KubeOptions) -> Report {
     let mut report = Report::default();
-    if docker {
-        match DockerEngine::connect().await {
+    let want = |wanted: bool| if wanted { Want::IfThere } else { Want::No };
+    let wants = Wants {
+        docker: want(docker),
+        userns: false,
+        kube: want(kube),
+        sweep_stale: false,
+        namespace: false,
+    };
+    let mut session = Session::start(wants, options, std::sync::Arc::new(|_| {}));
+    session.connected().await;
+    if let Some(result) = session.docker_result() {
+        match result {
             Err(e) => report
                 .problems
                 .push(problem("Docker engine", e.to_string())),
@@ -264,17 +275,18 @@ async fn audit_running(docker: bool, kube: bool, no_exec: bool, options: &KubeOp
             },
         }
     }
-    if kube {
-        match KubeEngine::connect(options).await {
+    if let Some(result) = session.kube_result() {
+        match result {
             Err(EngineError::NoCluster) if docker => report
                 .notes
                 .push("no Kubernetes cluster is configured: pods were not audited".into()),
             Err(e) => report.problems.push(problem("Kubernetes", e.to_string())),
             Ok(engine) => {
-                audit_pods(&engine, options.namespace.is_none(), no_exec, &mut report).await
+                audit_pods(engine, options.namespace.is_none(), no_exec, &mut report).await
             }
         }
     }
+    session.close().await;
     report
 }
 

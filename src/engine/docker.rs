@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bollard::errors::Error as BollardError;
@@ -24,6 +25,7 @@ use super::layers;
 use super::scratch::Scratch;
 use super::{
     EngineError, HttpAnswer, Outcome, OutputSink, Process, Request, Scope, SpecialFile, Stream,
+    Sweep,
 };
 use crate::lesson::model::ContainerSpec;
 
@@ -43,6 +45,24 @@ pub struct DockerEngine {
     /// build of the run starts from it, and concurrent builds wait rather than make it
     /// twice.
     warmed: tokio::sync::Mutex<HashMap<String, std::sync::Arc<tokio::sync::OnceCell<()>>>>,
+    /// Builds dropped before they finished (an interrupt, a timeout): the daemon goes on
+    /// for a moment and may commit a labelled layer or container after the run's cleanup
+    /// listed its objects, so the end of the run sweeps until that settles.
+    interrupted_builds: std::sync::Arc<AtomicUsize>,
+}
+
+/// Held while a build streams; dropped unfinished, it counts an interrupted build.
+struct BuildTicket {
+    interrupted: std::sync::Arc<AtomicUsize>,
+    finished: bool,
+}
+
+impl Drop for BuildTicket {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.interrupted.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// What `doctor` and the status bar show about the engine.
@@ -93,6 +113,7 @@ impl DockerEngine {
             endpoint,
             built: Default::default(),
             warmed: Default::default(),
+            interrupted_builds: Default::default(),
         })
     }
 
@@ -639,11 +660,13 @@ impl DockerEngine {
                 .rm(true)
                 .forcerm(true)
                 .build();
+            let mut ticket = self.build_ticket();
             let mut stream =
                 self.docker
                     .build_image(options, None, Some(bollard::body_full(tar.into())));
             let deadline = Instant::now() + LONG;
             while let Ok(Some(_)) = tokio::time::timeout_at(deadline.into(), stream.next()).await {}
+            ticket.finished = true;
         })
         .await;
     }
@@ -699,6 +722,7 @@ impl DockerEngine {
             .labels(&labels)
             .build();
         let mut outcome = Outcome::default();
+        let mut ticket = self.build_ticket();
         let mut stream =
             self.docker
                 .build_image(options, None, Some(bollard::body_full(tar.into())));
@@ -727,6 +751,7 @@ impl DockerEngine {
                 Some(Err(e)) => return Err(classify(&format!("building {dockerfile}"), e)),
             }
         }
+        ticket.finished = true;
         if failed.is_some() {
             outcome.exit_code = Some(1);
         } else {
@@ -989,11 +1014,14 @@ impl DockerEngine {
         filters: &[String],
         keep: impl Fn(&HashMap<String, String>) -> bool,
     ) -> Result<Vec<String>, EngineError> {
-        let mut label_filters = vec![labels::LAB.to_string()];
-        label_filters.extend(filters.iter().cloned());
+        // A build's intermediate container carries the image's packed label only (see
+        // `labels::packed_for_image`): the filters apply to the unpacked labels, here.
         let options = ListContainersOptionsBuilder::default()
             .all(true)
-            .filters(&HashMap::from([("label".to_string(), label_filters)]))
+            .filters(&HashMap::from([(
+                "label".to_string(),
+                vec![labels::LAB.to_string()],
+            )]))
             .build();
         let list = timed(
             "listing containers",
@@ -1003,8 +1031,8 @@ impl DockerEngine {
         .await?;
         let mut removed = Vec::new();
         for c in list {
-            let l = c.labels.clone().unwrap_or_default();
-            if l.contains_key(labels::KUBELET_OWNED) || keep(&l) {
+            let l = labels::unpack(&c.labels.clone().unwrap_or_default());
+            if l.contains_key(labels::KUBELET_OWNED) || !labels::selected(&l, filters) || keep(&l) {
                 continue;
             }
             let Some(id) = c.id else { continue };
@@ -1040,11 +1068,7 @@ impl DockerEngine {
         let mut removed = Vec::new();
         for image in list {
             let l = labels::unpack(&image.labels);
-            let selected = filters.iter().all(|f| {
-                f.split_once('=')
-                    .is_some_and(|(k, v)| l.get(k).map(String::as_str) == Some(v))
-            });
-            if !selected || keep(&l) {
+            if !labels::selected(&l, filters) || keep(&l) {
                 continue;
             }
             let names = if image.repo_tags.is_empty() || image.repo_tags == ["<none>:<none>"] {
@@ -1203,10 +1227,74 @@ impl super::Engine for DockerEngine {
         self.remove_labelled_containers(&filters, |_| false).await
     }
 
+    /// Removes the run's containers and images; after an interrupted build, again until
+    /// nothing new appears for a while (the daemon finishes a cancelled build's step on
+    /// its own time).
     async fn end_run(&self, run_id: &str) -> Result<Vec<String>, EngineError> {
         let filters = [format!("{}={run_id}", labels::RUN)];
-        let mut removed = self.remove_labelled_containers(&filters, |_| false).await?;
-        removed.extend(self.remove_labelled_images(&filters, |_| false).await?);
+        let interrupted = self.interrupted_builds.load(Ordering::SeqCst) > 0;
+        self.until_quiet(interrupted, || async {
+            let mut removed = self.remove_labelled_containers(&filters, |_| false).await?;
+            removed.extend(self.remove_labelled_images(&filters, |_| false).await?);
+            Ok(removed)
+        })
+        .await
+    }
+
+    /// A killed run's builds may still be settling in the daemon: a sweep that found
+    /// something looks again until it finds nothing.
+    async fn sweep(&self, mode: Sweep) -> Result<Vec<String>, EngineError> {
+        let keep = |l: &HashMap<String, String>| mode == Sweep::Stale && labels::owner_alive(l);
+        self.until_quiet(false, || async {
+            let mut removed = self.remove_labelled_containers(&[], keep).await?;
+            removed.extend(self.remove_labelled_images(&[], keep).await?);
+            removed.extend(self.remove_labelled_volumes_and_networks(keep).await?);
+            Ok(removed)
+        })
+        .await
+    }
+}
+
+/// How long a sweep must find nothing before the daemon counts as settled.
+const SETTLED: Duration = Duration::from_secs(2);
+/// The most a settling sweep waits, whatever keeps appearing.
+const SETTLE_LIMIT: Duration = Duration::from_secs(30);
+
+impl DockerEngine {
+    /// Makes `end_run` wait for builds this engine did not see (another client's, for
+    /// the same run) to settle, as it does after its own interrupted builds.
+    pub fn settle_interrupted_builds(&self) {
+        self.interrupted_builds.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn build_ticket(&self) -> BuildTicket {
+        BuildTicket {
+            interrupted: self.interrupted_builds.clone(),
+            finished: false,
+        }
+    }
+
+    /// Runs `pass` once, then, when it removed something (or `settle` asks), again every
+    /// half second until it has found nothing for `SETTLED`.
+    async fn until_quiet<F, Fut>(&self, settle: bool, pass: F) -> Result<Vec<String>, EngineError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Vec<String>, EngineError>>,
+    {
+        let mut removed = pass().await?;
+        if removed.is_empty() && !settle {
+            return Ok(removed);
+        }
+        let started = Instant::now();
+        let mut quiet_since = Instant::now();
+        while quiet_since.elapsed() < SETTLED && started.elapsed() < SETTLE_LIMIT {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let more = pass().await?;
+            if !more.is_empty() {
+                quiet_since = Instant::now();
+                removed.extend(more);
+            }
+        }
         Ok(removed)
     }
 }

@@ -19,7 +19,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::labels;
-use super::{EngineError, HttpAnswer, Outcome, OutputSink, Request, Scope, Stream};
+use super::{EngineError, HttpAnswer, Outcome, OutputSink, Request, Scope, Stream, Sweep};
 
 const CALL: Duration = Duration::from_secs(20);
 const MANAGER: &str = "nonroot-lab";
@@ -714,7 +714,7 @@ impl KubeEngine {
 
     /// Removes every labelled object whose run is over (`all`: every one), in the lab's
     /// namespace.
-    pub async fn sweep(&self, all: bool) -> Result<Vec<String>, EngineError> {
+    async fn sweep_runs(&self, all: bool) -> Result<Vec<String>, EngineError> {
         let lp = ListParams::default().labels(labels::LAB);
         let mut runs: Vec<String> = Vec::new();
         for p in timed("listing pods", self.pods().list(&lp)).await?.items {
@@ -838,6 +838,54 @@ impl super::Engine for KubeEngine {
         let removed = self.delete_selected(&selector).await?;
         self.wait_gone(&selector, Duration::from_secs(60)).await;
         Ok(removed)
+    }
+
+    async fn sweep(&self, mode: Sweep) -> Result<Vec<String>, EngineError> {
+        let mut removed = self.sweep_runs(mode == Sweep::All).await?;
+        if mode == Sweep::All {
+            removed.extend(self.remove_own_namespace().await?);
+        }
+        Ok(removed)
+    }
+}
+
+impl KubeEngine {
+    /// Deletes the lab's namespace if the lab created it (it carries the lab's label),
+    /// and waits until it is gone; a namespace someone else made is left alone.
+    async fn remove_own_namespace(&self) -> Result<Vec<String>, EngineError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let Some(ns) = timed("reading the namespace", api.get_opt(&self.namespace)).await? else {
+            return Ok(vec![]);
+        };
+        let ours = ns
+            .metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.get(labels::LAB).map(String::as_str) == Some("true"));
+        if !ours {
+            return Ok(vec![]);
+        }
+        timed(
+            "deleting the namespace",
+            api.delete(&self.namespace, &DeleteParams::default()),
+        )
+        .await?;
+        let uid = ns.metadata.uid.unwrap_or_default();
+        let gone = kube::runtime::wait::await_condition(
+            api,
+            &self.namespace,
+            kube::runtime::wait::conditions::is_deleted(&uid),
+        );
+        if tokio::time::timeout(Duration::from_secs(120), gone)
+            .await
+            .is_err()
+        {
+            return Err(EngineError::Timeout {
+                what: format!("deleting the namespace {}", self.namespace),
+                secs: 120,
+            });
+        }
+        Ok(vec![format!("namespace {}", self.namespace)])
     }
 }
 

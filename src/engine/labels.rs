@@ -139,6 +139,14 @@ pub fn unpack(labels: &HashMap<String, String>) -> HashMap<String, String> {
     out
 }
 
+/// Whether (unpacked) labels match every `key=value` filter.
+pub fn selected(labels: &HashMap<String, String>, filters: &[String]) -> bool {
+    filters.iter().all(|f| {
+        f.split_once('=')
+            .is_some_and(|(k, v)| labels.get(k).map(String::as_str) == Some(v))
+    })
+}
+
 /// Whether the run that made an object with these labels is still going: its process
 /// lives on this host. Objects from another host are assumed alive (we cannot tell).
 pub fn owner_alive(labels: &HashMap<String, String>) -> bool {

@@ -4,6 +4,8 @@
 mod chunks;
 pub mod docker;
 pub mod docker_connect;
+#[cfg(test)]
+pub mod fake;
 pub mod kube;
 pub mod labels;
 pub mod layers;
@@ -180,6 +182,10 @@ pub enum EngineError {
     Lost { what: String, reason: String },
     #[error("stopped: interrupted")]
     Cancelled,
+    #[error(
+        "the lab itself failed during {what} (a bug; please report it with the log): {message}"
+    )]
+    Internal { what: String, message: String },
     #[error("no Kubernetes cluster is configured (no KUBECONFIG, no ~/.kube/config, not in a cluster): start one (minikube start, kind create cluster) or point KUBECONFIG at one")]
     NoCluster,
     #[error("forbidden: {what}. {fix}")]
@@ -196,6 +202,16 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// Which labelled objects a sweep removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    /// Only leftovers of runs whose process is gone (a killed run).
+    Stale,
+    /// Everything labelled, even a run still going elsewhere; on Kubernetes also the
+    /// namespace the lab created.
+    All,
 }
 
 /// One container engine or cluster. The runner asks it to do resolved work and clean
@@ -218,6 +234,10 @@ pub trait Engine: Send + Sync {
 
     /// Removes everything this run created.
     async fn end_run(&self, run_id: &str) -> Result<Vec<String>, EngineError>;
+
+    /// Removes what other runs of the lab left: only the lab's labelled objects, never
+    /// one whose run is still going unless `mode` is `All`.
+    async fn sweep(&self, mode: Sweep) -> Result<Vec<String>, EngineError>;
 
     /// The server's (major, minor) version, for steps that need a newer one.
     fn server_version(&self) -> Option<(u32, u32)> {

@@ -20,16 +20,14 @@ use ratatui::crossterm::event::{
     MouseEventKind,
 };
 use ratatui::crossterm::execute;
-use tokio::sync::{mpsc, OnceCell};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::cleanup::{self, Sweep};
-use crate::engine::docker::DockerEngine;
-use crate::engine::kube::{KubeEngine, KubeOptions};
-use crate::engine::{labels, Engine};
+use crate::engine::kube::KubeOptions;
 use crate::images::ImageMap;
 use crate::lesson::LabFiles;
-use crate::runner::{self, Engines, Plan, Target};
+use crate::runner::{self, Plan, Target};
+use crate::session::{Notice, Notify, Session, Want, Wants};
 use app::{App, Effect, EngineStatus, Msg};
 use progress::Progress;
 use theme::Theme;
@@ -41,9 +39,23 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
     if !std::io::stdout().is_terminal() {
         bail!("the lab needs a terminal; for a headless run use `nonroot-lab verify`");
     }
-    let lessons = files.lessons()?;
     let files = Arc::new(files);
-    let run_id = labels::new_run_id();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    // Engines connect while the first screen is drawn; each is usable once it answers.
+    let wants = Wants {
+        docker: Want::IfThere,
+        userns: true,
+        kube: Want::IfThere,
+        sweep_stale: true,
+        namespace: true,
+    };
+    let session = Session::start(wants, &kube_options, engine_notices(tx.clone()));
+    let run_id = session.run_id.clone();
+
+    install_panic_hook();
+    let mut terminal = TerminalGuard::open()?;
+    // Loaded with the terminal open: an error here must leave it as it was, too.
+    let lessons = files.lessons()?;
     let plan_for = |lesson: crate::lesson::Lesson, target: Option<Target>| Plan {
         lessons: vec![lesson],
         files: files.clone(),
@@ -64,10 +76,6 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
             );
         }
     }
-
-    install_panic_hook();
-    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
-    let _ = execute!(std::io::stdout(), EnableMouseCapture);
     let size = terminal.size().unwrap_or_default();
     let mut app = App::new(
         lessons,
@@ -79,68 +87,10 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
     app.kube_context = crate::doctor::kube_context();
     progress::log(&format!("start run {run_id}"));
 
-    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-    let docker: Arc<OnceCell<Arc<DockerEngine>>> = Arc::new(OnceCell::new());
-    {
-        let (tx, docker) = (tx.clone(), docker.clone());
-        tokio::spawn(async move {
-            let status = match DockerEngine::connect().await {
-                Ok(engine) => {
-                    let swept = cleanup::sweep(&engine, Sweep::Stale)
-                        .await
-                        .map(|r| r.len())
-                        .unwrap_or(0);
-                    if swept > 0 {
-                        progress::log(&format!("removed {swept} leftovers of a killed run"));
-                    }
-                    let version = match engine.facts().await {
-                        Ok(f) => format!("{} (API {})", f.version, f.negotiated_api),
-                        Err(_) => "(version unknown)".to_string(),
-                    };
-                    let _ = docker.set(Arc::new(engine));
-                    EngineStatus::Docker(version)
-                }
-                Err(e) => {
-                    progress::log(&format!("engine: {e}"));
-                    EngineStatus::Missing(e.to_string())
-                }
-            };
-            let _ = tx.send(Msg::Engine(status));
-        });
-    }
-
-    let userns: Arc<OnceCell<Arc<DockerEngine>>> = Arc::new(OnceCell::new());
-    let userns_configured = crate::engine::docker_connect::userns_endpoint().is_some();
-    if userns_configured {
-        let userns = userns.clone();
-        tokio::spawn(async move {
-            match DockerEngine::connect_userns().await {
-                Some(Ok(engine)) => {
-                    let _ = cleanup::sweep(&engine, Sweep::Stale).await;
-                    let _ = userns.set(Arc::new(engine));
-                }
-                Some(Err(e)) => progress::log(&format!("remapped engine: {e}")),
-                None => {}
-            }
-        });
-    }
-
-    let kube: Arc<OnceCell<Arc<KubeEngine>>> = Arc::new(OnceCell::new());
-    let kube_missing = "no Kubernetes cluster answered (nonroot-lab doctor says why)".to_string();
-    if app.kube_context.is_some() {
-        let (kube, options) = (kube.clone(), kube_options.clone());
-        tokio::spawn(async move {
-            match KubeEngine::connect(&options).await {
-                Ok(engine) => {
-                    let _ = engine.sweep(false).await;
-                    let _ = kube.set(Arc::new(engine));
-                }
-                Err(e) => progress::log(&format!("kubernetes: {e}")),
-            }
-        });
-    }
-
     let cancel = CancellationToken::new();
+    // Leaving by `?` or a panic stops the running steps before the session's guard
+    // removes what they made.
+    let _stop_steps = cancel.clone().drop_guard();
     let mut runs: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
@@ -184,24 +134,7 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
                         progress::log(&format!("{mode:?} {}/{step}", app.lessons[lesson].id));
                         let plan =
                             plan_for(app.lessons[lesson].clone(), Some(Target { step, mode }));
-                        let engines = Engines {
-                            docker: docker.get().map(|d| d.clone() as Arc<dyn Engine>),
-                            docker_missing: match &app.engine {
-                                EngineStatus::Missing(m) => Some(m.clone()),
-                                _ => Some(
-                                    "the Docker engine is still connecting; try again in a moment"
-                                        .into(),
-                                ),
-                            },
-                            kube: kube.get().map(|k| k.clone() as Arc<dyn Engine>),
-                            kube_missing: Some(kube_missing.clone()),
-                            userns: userns.get().map(|d| d.clone() as Arc<dyn Engine>),
-                            userns_missing: Some(if userns_configured {
-                                "the engine with user-namespace remapping did not answer (see the log)".into()
-                            } else {
-                                runner::USERNS_MISSING.into()
-                            }),
-                        };
+                        let engines = session.engines();
                         let (etx, mut erx) = mpsc::unbounded_channel();
                         let handle = runner::spawn(plan, engines, cancel.child_token(), etx);
                         let tx = tx.clone();
@@ -224,17 +157,69 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
     for run in runs {
         let _ = tokio::time::timeout(Duration::from_secs(30), run).await;
     }
-    for engine in [docker.get(), userns.get()].into_iter().flatten() {
-        let _ = tokio::time::timeout(Duration::from_secs(60), engine.end_run(&run_id)).await;
-    }
-    if let Some(engine) = kube.get() {
-        let _ = tokio::time::timeout(Duration::from_secs(60), engine.end_run(&run_id)).await;
-    }
+    session.close().await;
     let _ = app.progress.save();
-    let _ = execute!(std::io::stdout(), DisableMouseCapture);
-    ratatui::restore();
+    drop(terminal);
     progress::log(&format!("end run {run_id}"));
     Ok(0)
+}
+
+/// The terminal in the lab's mode (alternate screen, raw, mouse captured) for as long
+/// as this lives: every way out of `run`, a panic included, restores it.
+struct TerminalGuard(ratatui::DefaultTerminal);
+
+impl TerminalGuard {
+    fn open() -> Result<TerminalGuard> {
+        let terminal = ratatui::try_init().context("cannot set up the terminal")?;
+        let guard = TerminalGuard(terminal);
+        let _ = execute!(std::io::stdout(), EnableMouseCapture);
+        Ok(guard)
+    }
+}
+
+impl std::ops::Deref for TerminalGuard {
+    type Target = ratatui::DefaultTerminal;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for TerminalGuard {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        ratatui::restore();
+    }
+}
+
+/// What the session's engines tell the screen: the Docker engine's version once it
+/// answers, or why it does not; the rest goes to the lab's log.
+fn engine_notices(tx: mpsc::UnboundedSender<Msg>) -> Notify {
+    Arc::new(move |notice| match notice {
+        Notice::Swept(what) => progress::log(&what),
+        Notice::Docker(Ok(engine)) => {
+            let (engine, tx) = (engine.clone(), tx.clone());
+            tokio::spawn(async move {
+                let version = match engine.facts().await {
+                    Ok(f) => format!("{} (API {})", f.version, f.negotiated_api),
+                    Err(_) => "(version unknown)".to_string(),
+                };
+                let _ = tx.send(Msg::Engine(EngineStatus::Docker(version)));
+            });
+        }
+        Notice::Docker(Err(e)) => {
+            progress::log(&format!("engine: {e}"));
+            let _ = tx.send(Msg::Engine(EngineStatus::Missing(e.to_string())));
+        }
+        Notice::Userns(Err(e)) => progress::log(&format!("remapped engine: {e}")),
+        Notice::Kube(Err(e)) => progress::log(&format!("kubernetes: {e}")),
+        Notice::Userns(Ok(_)) | Notice::Kube(Ok(_)) => {}
+    })
 }
 
 fn to_msg(event: TermEvent) -> Option<Msg> {

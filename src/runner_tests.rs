@@ -1,0 +1,239 @@
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::engine::fake::{Behaviour, FakeEngine};
+
+/// A lab of the given lessons (id -> steps YAML), each with a text file.
+fn lab(lessons: &[(&str, &str)]) -> (Arc<LabFiles>, Vec<Lesson>) {
+    let mut files = BTreeMap::new();
+    for (id, steps) in lessons {
+        let manifest = format!("id: {id}\ntitle: Lesson {id}\ntext: {id}.md\nsteps:\n{steps}");
+        files.insert(format!("lessons/{id}.yaml"), manifest.into_bytes());
+        files.insert(format!("lessons/{id}.md"), b"# Text\n".to_vec());
+    }
+    files.insert("dockerfiles/Dockerfile-1".into(), b"FROM x\n".to_vec());
+    let files = LabFiles { root: None, files };
+    let lessons = files.lessons().expect("the test lab loads");
+    (Arc::new(files), lessons)
+}
+
+const RUN: &str = "  - id: STEP\n    title: t\n    section: s\n    action: {run: {image: ubuntu, cmd: [id]}}\n    expect: [{exit_code: 0}]\n";
+
+fn run_step(id: &str) -> String {
+    RUN.replace("STEP", id)
+}
+
+fn plan(files: Arc<LabFiles>, lessons: Vec<Lesson>, jobs: usize) -> Plan {
+    Plan {
+        lessons,
+        files,
+        images: ImageMap::default(),
+        run_id: "run1".into(),
+        only: None,
+        jobs,
+        target: None,
+        controls: false,
+    }
+}
+
+fn on(fake: &Arc<FakeEngine>) -> Engines {
+    Engines {
+        docker: Some(fake.clone() as Arc<dyn Engine>),
+        ..Default::default()
+    }
+}
+
+async fn run(plan: Plan, engines: Engines, cancel: CancellationToken) -> Vec<StepReport> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = spawn(plan, engines, cancel, tx);
+    while rx.recv().await.is_some() {}
+    handle.await.unwrap()
+}
+
+#[tokio::test]
+async fn a_panic_in_a_step_is_that_steps_error_and_the_step_still_ends() {
+    let steps = run_step("boom") + &run_step("after");
+    let (files, lessons) = lab(&[("01-a", &steps)]);
+    let fake = Arc::new(FakeEngine::default().behave("boom", Behaviour::Panic));
+    let reports = run(plan(files, lessons, 1), on(&fake), CancellationToken::new()).await;
+    assert_eq!(reports[0].status, Status::Error);
+    let reason = reports[0].reason.clone().unwrap();
+    assert!(reason.contains("the lab itself failed"), "{reason}");
+    assert!(
+        reason.contains("the fake engine panics in boom"),
+        "{reason}"
+    );
+    assert_eq!(reports[1].status, Status::Passed, "the next step runs");
+    let calls = fake.calls();
+    let ended = calls.iter().position(|c| c == "end_step boom");
+    let next = calls.iter().position(|c| c.starts_with("perform after"));
+    assert!(ended.is_some() && ended < next, "{calls:?}");
+    assert!(calls.contains(&"end_lesson 01-a".to_string()), "{calls:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_past_its_timeout_is_an_error_and_is_ended() {
+    let steps = run_step("slow").replace("    expect:", "    timeout: 5\n    expect:");
+    let (files, lessons) = lab(&[("01-a", &steps)]);
+    let fake = Arc::new(FakeEngine::default().behave("slow", Behaviour::Hang));
+    let reports = run(plan(files, lessons, 1), on(&fake), CancellationToken::new()).await;
+    assert_eq!(reports[0].status, Status::Error);
+    let reason = reports[0].reason.clone().unwrap();
+    assert!(reason.contains("did not finish within 5 s"), "{reason}");
+    assert!(fake.calls().contains(&"end_step slow".to_string()));
+}
+
+#[tokio::test]
+async fn an_interrupt_ends_the_running_step_and_starts_no_other() {
+    let steps = run_step("hangs") + &run_step("never");
+    let (files, lessons) = lab(&[("01-a", &steps)]);
+    let fake = Arc::new(FakeEngine::default().behave("hangs", Behaviour::Hang));
+    let cancel = CancellationToken::new();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = spawn(plan(files, lessons, 1), on(&fake), cancel.clone(), tx);
+    while let Some(event) = rx.recv().await {
+        if matches!(event, Event::StepStarted { .. }) {
+            cancel.cancel();
+        }
+    }
+    let reports = handle.await.unwrap();
+    assert_eq!(reports[0].status, Status::Error);
+    assert_eq!(reports[0].reason.as_deref(), Some("stopped: interrupted"));
+    assert_eq!(reports[1].status, Status::Skipped);
+    assert_eq!(
+        reports[1].reason.as_deref(),
+        Some("interrupted before it started")
+    );
+    let calls = fake.calls();
+    assert!(calls.contains(&"end_step hangs".to_string()), "{calls:?}");
+    assert!(
+        !calls.iter().any(|c| c.starts_with("perform never")),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_engine_error_is_the_steps_error_with_the_engines_words() {
+    let (files, lessons) = lab(&[("01-a", &run_step("refused"))]);
+    let refusal = EngineError::Refused {
+        what: "creating a container".into(),
+        message: "no such image".into(),
+    };
+    let fake = Arc::new(FakeEngine::default().behave("refused", Behaviour::Fail(refusal)));
+    let reports = run(plan(files, lessons, 1), on(&fake), CancellationToken::new()).await;
+    assert_eq!(reports[0].status, Status::Error);
+    assert_eq!(
+        reports[0].reason.as_deref(),
+        Some("the engine refused creating a container: no such image")
+    );
+}
+
+#[tokio::test]
+async fn a_failed_expectation_fails_the_step() {
+    let (files, lessons) = lab(&[("01-a", &run_step("exits"))]);
+    let outcome = crate::engine::Outcome {
+        exit_code: Some(3),
+        ..Default::default()
+    };
+    let fake = Arc::new(FakeEngine::default().behave("exits", Behaviour::Answer(outcome)));
+    let reports = run(plan(files, lessons, 1), on(&fake), CancellationToken::new()).await;
+    assert_eq!(reports[0].status, Status::Failed);
+    assert!(!reports[0].checks[0].passed);
+}
+
+#[tokio::test]
+async fn a_later_step_runs_the_image_an_earlier_step_built_and_maps_the_rest() {
+    let build = "  - id: build\n    title: t\n    section: s\n    action: {build: {dockerfile: Dockerfile-1, tag: app, base: ubuntu}}\n    expect: [{exit_code: 0}]\n";
+    let steps = build.to_string()
+        + &run_step("uses-it").replace("image: ubuntu", "image: app")
+        + &run_step("maps");
+    let (files, lessons) = lab(&[("01-a", &steps)]);
+    let fake = Arc::new(FakeEngine::default());
+    let images = ImageMap::default();
+    let ubuntu = images.resolve("ubuntu").unwrap().to_string();
+    let reports = run(plan(files, lessons, 1), on(&fake), CancellationToken::new()).await;
+    assert!(reports.iter().all(|r| r.status == Status::Passed));
+    let tag = built_tag("run1", "01-a", "app");
+    let calls = fake.calls();
+    assert!(
+        calls.contains(&format!("perform build build {tag} BASE={ubuntu}")),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&format!("perform uses-it run {tag}")),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&format!("perform maps run {ubuntu}")),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_step_without_its_engine_is_skipped_with_the_reason() {
+    let (files, lessons) = lab(&[("01-a", &run_step("alone"))]);
+    let engines = Engines {
+        docker_missing: Some("no Docker engine answers at unix:///nowhere".into()),
+        ..Default::default()
+    };
+    let reports = run(plan(files, lessons, 1), engines, CancellationToken::new()).await;
+    assert_eq!(reports[0].status, Status::Skipped);
+    assert_eq!(
+        reports[0].reason.as_deref(),
+        Some("no Docker engine answers at unix:///nowhere")
+    );
+}
+
+#[tokio::test]
+async fn in_parallel_the_costliest_lesson_starts_first_and_reports_keep_lesson_order() {
+    let build = "  - id: build\n    title: t\n    section: s\n    action: {build: {dockerfile: Dockerfile-1, tag: app}}\n    expect: [{exit_code: 0}]\n";
+    let (files, lessons) = lab(&[
+        ("01-short", &run_step("one")),
+        ("02-builds", build),
+        ("03-short", &run_step("three")),
+    ]);
+    let fake = Arc::new(FakeEngine::default());
+    let reports = run(
+        plan(files.clone(), lessons.clone(), 2),
+        on(&fake),
+        CancellationToken::new(),
+    )
+    .await;
+    let calls = fake.calls();
+    let first = calls.iter().find(|c| c.starts_with("perform")).unwrap();
+    assert!(first.starts_with("perform build"), "{calls:?}");
+    let order: Vec<&str> = reports.iter().map(|r| r.lesson.as_str()).collect();
+    assert_eq!(order, ["01-short", "02-builds", "03-short"]);
+    // One at a time: the lessons' own order.
+    let fake = Arc::new(FakeEngine::default());
+    run(plan(files, lessons, 1), on(&fake), CancellationToken::new()).await;
+    let performed: Vec<String> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("perform"))
+        .collect();
+    assert!(performed[0].starts_with("perform one"), "{performed:?}");
+    assert!(performed[2].starts_with("perform three"), "{performed:?}");
+}
+
+#[tokio::test]
+async fn a_step_guard_dropped_unended_still_ends_the_step() {
+    let fake = Arc::new(FakeEngine::default());
+    let guard = StepGuard {
+        engine: fake.clone(),
+        scope: Scope {
+            run_id: "run1".into(),
+            lesson: "01-a".into(),
+            step: "dropped".into(),
+        },
+        ended: false,
+    };
+    drop(guard);
+    for _ in 0..100 {
+        if !fake.calls().is_empty() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(fake.calls(), ["end_step dropped"]);
+}
