@@ -4,14 +4,18 @@
 //! report or screen. Only `engine` knows bollard.
 
 pub mod audit;
+pub mod audit_command;
+pub mod audit_step;
 pub mod check;
 pub mod cli;
 pub mod command;
 pub mod console;
 pub mod doctor;
 pub mod engine;
+pub mod facts;
 pub mod http_probe;
 pub mod images;
+pub mod layers;
 pub mod lesson;
 pub mod report;
 pub mod runner;

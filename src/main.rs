@@ -43,7 +43,7 @@ async fn run(cli: Cli) -> Result<u8> {
     // The auditor needs neither the lessons nor the image map.
     let command = match cli.command {
         Some(Command::Audit(args)) => {
-            return nonroot_lab::audit::command::run(args, &kube_options).await
+            return nonroot_lab::audit_command::run(args, &kube_options).await
         }
         other => other,
     };

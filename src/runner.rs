@@ -11,9 +11,10 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::audit_step;
 use crate::check::{check, CheckResult};
 use crate::command;
-use crate::engine::{Engine, EngineError, OutputSink, Request, Scope, Stream};
+use crate::engine::{AuditRequest, Engine, EngineError, OutputSink, Request, Scope, Stream};
 use crate::images::ImageMap;
 use crate::lesson::model::{Action, EngineChoice, Expect, Lesson, Platform, Step};
 use crate::lesson::LabFiles;
@@ -329,6 +330,16 @@ async fn run_lesson(
             control: None,
         };
         match (engines.pick(step.platform, step.engine), request) {
+            // A manifest's audit reads only the lab's file: no engine needed.
+            (Err(_), Some(Request::Audit(audit @ AuditRequest::Manifest { .. })))
+                if !cancel.is_cancelled() =>
+            {
+                let sink = sink(events, &lesson.id, &step.id);
+                let judged = verdict(audit_step::perform(&audit, None, &sink).await, expect);
+                report.status = judged.status;
+                report.checks = judged.checks;
+                report.reason = judged.reason;
+            }
             (Err(why), _) => report.reason = Some(why),
             (Ok(_), None) if checking => {
                 report.reason =
@@ -453,7 +464,13 @@ async fn judge(
         scope: scope.clone(),
         ended: false,
     };
-    let perform = std::panic::AssertUnwindSafe(engine.perform(request, scope, sink)).catch_unwind();
+    let perform = async {
+        match request {
+            Request::Audit(audit) => audit_step::perform(audit, Some(&**engine), sink).await,
+            request => engine.perform(request, scope, sink).await,
+        }
+    };
+    let perform = std::panic::AssertUnwindSafe(perform).catch_unwind();
     let result = tokio::select! {
         r = tokio::time::timeout(Duration::from_secs(secs), perform) => match r {
             Err(_) => Err(EngineError::Timeout { what: format!("step `{}`", scope.step), secs }),
@@ -467,6 +484,11 @@ async fn judge(
     };
     // Whatever happened, the step's containers go now.
     guard.end().await;
+    verdict(result, expect)
+}
+
+/// The checks on an outcome, or the error that kept the step from having one.
+fn verdict(result: Result<crate::engine::Outcome, EngineError>, expect: &[Expect]) -> Judged {
     match result {
         Ok(outcome) => {
             let checks: Vec<CheckResult> = expect.iter().map(|e| check(e, &outcome)).collect();

@@ -12,6 +12,10 @@ fn lab(lessons: &[(&str, &str)]) -> (Arc<LabFiles>, Vec<Lesson>) {
         files.insert(format!("lessons/{id}.md"), b"# Text\n".to_vec());
     }
     files.insert("dockerfiles/Dockerfile-1".into(), b"FROM x\n".to_vec());
+    files.insert(
+        "manifests/root-pod.yaml".into(),
+        b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: x}\n".to_vec(),
+    );
     let files = LabFiles { root: None, files };
     let lessons = files.lessons().expect("the test lab loads");
     (Arc::new(files), lessons)
@@ -236,4 +240,19 @@ async fn a_step_guard_dropped_unended_still_ends_the_step() {
         tokio::task::yield_now().await;
     }
     assert_eq!(fake.calls(), ["end_step dropped"]);
+}
+
+#[tokio::test]
+async fn a_manifest_audit_step_runs_without_any_engine_and_an_image_step_is_skipped() {
+    let audit = "  - id: audit-pod\n    title: t\n    section: s\n    action: {audit: {manifest: root-pod.yaml}}\n    expect: [{findings: {has: [NRK002]}}]\n";
+    let steps = audit.to_string() + &run_step("needs-docker");
+    let (files, lessons) = lab(&[("01-a", &steps)]);
+    let engines = Engines {
+        docker_missing: Some("no Docker engine answers at unix:///nowhere".into()),
+        ..Default::default()
+    };
+    let reports = run(plan(files, lessons, 1), engines, CancellationToken::new()).await;
+    assert_eq!(reports[0].status, Status::Passed, "{:?}", reports[0]);
+    assert!(reports[0].checks[0].passed);
+    assert_eq!(reports[1].status, Status::Skipped);
 }

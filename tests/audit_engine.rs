@@ -178,10 +178,10 @@ async fn running_audit_names_the_container_whose_process_is_root() {
     };
     let pid = std::process::id();
     let (root_name, user_name) = (format!("audit-root-{pid}"), format!("audit-4242-{pid}"));
-    let _started = Started(vec![
-        start(None, &root_name),
-        start(Some("4242"), &user_name),
-    ]);
+    // Each into the guard as soon as it runs: a failing second start still removes the first.
+    let mut started = Started(Vec::new());
+    started.0.push(start(None, &root_name));
+    started.0.push(start(Some("4242"), &user_name));
     let containers = docker.running_containers().await.expect("list");
     let ours: Vec<_> = containers
         .iter()

@@ -4,16 +4,7 @@
 use super::rules::{I_NAMED_USER, I_ROOT_USER, I_SETUID_ROOT};
 use super::user::{uid_in_passwd, User};
 use super::Finding;
-use crate::engine::layers::ImageFiles;
-
-/// What the engine read of one image, without running it.
-#[derive(Debug, Clone)]
-pub struct ImageFacts {
-    pub reference: String,
-    /// `Config.User`, `""` when unset.
-    pub user: String,
-    pub files: ImageFiles,
-}
+use crate::facts::ImageFacts;
 
 pub fn findings(facts: &ImageFacts) -> Vec<Finding> {
     let target = &facts.reference;
@@ -80,7 +71,7 @@ pub fn findings(facts: &ImageFacts) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::SpecialFile;
+    use crate::facts::{ImageFiles, SpecialFile};
 
     fn facts(user: &str, passwd: Option<&str>, special: Vec<SpecialFile>) -> ImageFacts {
         ImageFacts {

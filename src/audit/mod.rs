@@ -6,7 +6,6 @@
 //! [`Finding`]s; files it could not read become [`Problem`]s, and the others are still
 //! audited.
 
-pub mod command;
 pub mod dockerfile;
 pub mod image;
 pub mod manifest;

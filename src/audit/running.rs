@@ -6,24 +6,7 @@ use serde_json::Value;
 
 use super::rules::{R_POD_ROOT, R_ROOT_PROCESS, R_UNKNOWN};
 use super::Finding;
-use crate::engine::Process;
-
-/// One running container on a Docker engine.
-#[derive(Debug, Clone)]
-pub struct RunningContainer {
-    pub id: String,
-    pub name: String,
-    pub image: String,
-    pub processes: Vec<Process>,
-    /// A pod's container started by the kubelet's dockershim (`io.kubernetes.docker.type`).
-    pub kubelet: Option<String>,
-}
-
-impl RunningContainer {
-    pub fn target(&self) -> String {
-        format!("container {} ({})", self.name, self.image)
-    }
-}
+use crate::facts::{Process, RunningContainer};
 
 pub fn docker_findings(containers: &[RunningContainer]) -> Vec<Finding> {
     let mut out = Vec::new();

@@ -85,19 +85,10 @@ pub fn uid_in_passwd(passwd: &str, name: &str) -> Option<u64> {
     })
 }
 
-/// The name `/etc/passwd` gives a uid (the first line that has it).
-pub fn name_of_uid(passwd: &str, uid: &str) -> Option<String> {
-    let uid = uid.trim();
-    passwd.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        let name = fields.next()?;
-        (fields.nth(1)?.trim() == uid).then(|| name.to_string())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::name_of_uid;
 
     #[test]
     fn uids_are_named_as_the_image_names_them() {

@@ -21,12 +21,12 @@ use futures_util::StreamExt;
 use super::chunks;
 use super::docker_connect::{self, Endpoint};
 use super::labels;
-use super::layers;
 use super::scratch::Scratch;
 use super::{
     EngineError, HttpAnswer, Outcome, OutputSink, Process, Request, Scope, SpecialFile, Stream,
     Sweep,
 };
+use crate::layers;
 use crate::lesson::model::ContainerSpec;
 
 /// Short calls (inspect, create, remove) must answer within this.
@@ -537,7 +537,7 @@ impl DockerEngine {
             if let Ok(files) = self.image_files(&spec.image).await {
                 if let Some(passwd) = &files.passwd {
                     for p in &mut processes {
-                        p.user = crate::audit::user::name_of_uid(passwd, &p.uid);
+                        p.user = crate::facts::name_of_uid(passwd, &p.uid);
                     }
                 }
             }
@@ -859,10 +859,7 @@ impl DockerEngine {
     }
 
     /// What `audit image` needs of one image: its user and its files.
-    pub async fn image_facts(
-        &self,
-        image: &str,
-    ) -> Result<crate::audit::image::ImageFacts, EngineError> {
+    pub async fn image_facts(&self, image: &str) -> Result<crate::facts::ImageFacts, EngineError> {
         let inspect = match tokio::time::timeout(CALL, self.docker.inspect_image(image)).await {
             Err(_) => return Err(timeout("inspecting an image", CALL)),
             Ok(Ok(i)) => i,
@@ -876,7 +873,7 @@ impl DockerEngine {
             }
             Ok(Err(e)) => return Err(classify("inspecting an image", e)),
         };
-        Ok(crate::audit::image::ImageFacts {
+        Ok(crate::facts::ImageFacts {
             reference: image.to_string(),
             user: inspect
                 .config
@@ -887,96 +884,11 @@ impl DockerEngine {
         })
     }
 
-    /// An `audit` step: the auditor's own code on one target; its report joins stdout.
-    async fn audit(
-        &self,
-        request: &super::AuditRequest,
-        out: &OutputSink,
-    ) -> Result<Outcome, EngineError> {
-        use super::AuditRequest;
-        use crate::audit::{dockerfile, manifest, output, Report};
-        let missing = |what: &str| Outcome {
-            notes: vec![format!(
-                "there is no {what} here: write it as the lesson shows, then check again"
-            )],
-            ..Default::default()
-        };
-        let (label, result) = match request {
-            AuditRequest::Dockerfile {
-                label,
-                bytes,
-                target,
-                build_args,
-            } => {
-                let Some(bytes) = bytes else {
-                    return Ok(missing(&format!("file `{label}`")));
-                };
-                let options = dockerfile::Options {
-                    target: target.clone(),
-                    build_args: build_args.clone(),
-                };
-                let mut known = HashMap::new();
-                for base in dockerfile::external_bases(bytes, &options) {
-                    let user = match self.image_present(&base).await {
-                        Ok(true) => dockerfile::BaseUser::Known(self.image_user(&base).await?),
-                        Ok(false) => dockerfile::BaseUser::Unknown("not on this engine".into()),
-                        Err(e) => return Err(e),
-                    };
-                    known.insert(base, user);
-                }
-                (
-                    label.clone(),
-                    dockerfile::audit(label, bytes, &options, &mut dockerfile::KnownBases(known)),
-                )
-            }
-            AuditRequest::Manifest { label, bytes } => {
-                let Some(bytes) = bytes else {
-                    return Ok(missing(&format!("file `{label}`")));
-                };
-                (
-                    label.clone(),
-                    manifest::audit(label, bytes).map(|f| f.findings),
-                )
-            }
-            AuditRequest::Image { image } => match self.image_facts(image).await {
-                Ok(facts) => (image.clone(), Ok(crate::audit::image::findings(&facts))),
-                Err(EngineError::ImageUnavailable { .. }) => {
-                    return Ok(missing(&format!("image `{image}` on this engine")))
-                }
-                Err(e) => return Err(e),
-            },
-        };
-        let mut report = Report {
-            audited: vec![label],
-            ..Report::default()
-        };
-        match result {
-            Ok(findings) => report.findings = findings,
-            Err(problem) => {
-                return Ok(Outcome {
-                    notes: vec![problem.to_string()],
-                    ..Default::default()
-                });
-            }
-        }
-        report.sort();
-        let text = output::human(&report);
-        for line in text.lines() {
-            out(Stream::Stdout, line);
-        }
-        Ok(Outcome {
-            exit_code: Some(i64::from(report.exit_code(crate::audit::Severity::Error))),
-            stdout: text,
-            findings: Some(report.findings),
-            ..Default::default()
-        })
-    }
-
     /// Every running container on the engine with its processes, for `audit running`.
     /// Read only: nothing is started, stopped or changed.
     pub async fn running_containers(
         &self,
-    ) -> Result<Vec<crate::audit::running::RunningContainer>, EngineError> {
+    ) -> Result<Vec<crate::facts::RunningContainer>, EngineError> {
         let options = ListContainersOptionsBuilder::default().all(false).build();
         let list = timed(
             "listing containers",
@@ -991,7 +903,7 @@ impl DockerEngine {
             let Ok(processes) = self.processes(&id).await else {
                 continue;
             };
-            out.push(crate::audit::running::RunningContainer {
+            out.push(crate::facts::RunningContainer {
                 name: c
                     .names
                     .and_then(|n| n.first().map(|n| n.trim_start_matches('/').to_string()))
@@ -1197,12 +1109,26 @@ impl super::Engine for DockerEngine {
                 }
                 self.inspect_image(image, *files, out).await
             }
-            Request::Audit(a) => self.audit(a, out).await,
+            Request::Audit(_) => Err(EngineError::Refused {
+                what: "an audit".into(),
+                message: "the runner audits; engines only read the facts".into(),
+            }),
             Request::Apply { .. } => Err(EngineError::Refused {
                 what: "a Kubernetes step".into(),
                 message: "the Docker engine does not apply manifests".into(),
             }),
         }
+    }
+
+    async fn configured_user(&self, image: &str) -> Result<Option<String>, EngineError> {
+        if !self.image_present(image).await? {
+            return Ok(None);
+        }
+        self.image_user(image).await.map(Some)
+    }
+
+    async fn image_facts(&self, image: &str) -> Result<crate::facts::ImageFacts, EngineError> {
+        DockerEngine::image_facts(self, image).await
     }
 
     /// A step makes at most one container, named for its scope, and removes it itself

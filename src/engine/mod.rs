@@ -8,7 +8,6 @@ pub mod docker_connect;
 pub mod fake;
 pub mod kube;
 pub mod labels;
-pub mod layers;
 pub mod scratch;
 
 use std::collections::BTreeMap;
@@ -16,6 +15,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+pub use crate::facts::{Process, SpecialFile};
 use crate::lesson::model::ContainerSpec;
 
 /// Which step a piece of engine work belongs to; everything created in it is labelled so.
@@ -136,38 +136,6 @@ pub struct HostFile {
     pub mode: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SpecialFile {
-    pub path: String,
-    pub mode: u32,
-    pub uid: u64,
-    pub gid: u64,
-}
-
-impl SpecialFile {
-    /// Setuid and owned by root, or setgid and owned by group root: what CBPP-0002 forbids.
-    pub fn is_root_escalation(&self) -> bool {
-        (self.mode & 0o4000 != 0 && self.uid == 0) || (self.mode & 0o2000 != 0 && self.gid == 0)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Process {
-    pub uid: String,
-    pub pid: String,
-    pub command: String,
-    /// The uid's name in the image's own /etc/passwd, when the lab read it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-}
-
-impl Process {
-    /// uid 0 as the engine's host sees it: the lessons' check and `audit running` agree.
-    pub fn is_root(&self) -> bool {
-        self.uid.trim() == "0"
-    }
-}
-
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EngineError {
     #[error("no Docker engine answers at {host}: {reason}. Start Docker (systemctl start docker) or set DOCKER_HOST; `nonroot-lab doctor` says more")]
@@ -190,6 +158,13 @@ pub enum EngineError {
     NoCluster,
     #[error("forbidden: {what}. {fix}")]
     Forbidden { what: String, fix: String },
+}
+
+fn no_images(image: &str) -> EngineError {
+    EngineError::Refused {
+        what: format!("reading image `{image}`"),
+        message: "this engine holds no images".into(),
+    }
 }
 
 /// An error with its chain of causes, on one line: bollard's and kube's errors keep
@@ -238,6 +213,17 @@ pub trait Engine: Send + Sync {
     /// Removes what other runs of the lab left: only the lab's labelled objects, never
     /// one whose run is still going unless `mode` is `All`.
     async fn sweep(&self, mode: Sweep) -> Result<Vec<String>, EngineError>;
+
+    /// An image's configured user (`Config.User`, `""` when unset), `None` when the image
+    /// is not on this engine. Never pulls: the auditor asks what is there.
+    async fn configured_user(&self, image: &str) -> Result<Option<String>, EngineError> {
+        Err(no_images(image))
+    }
+
+    /// What the auditor judges of an image: its user and its files. Never pulls.
+    async fn image_facts(&self, image: &str) -> Result<crate::facts::ImageFacts, EngineError> {
+        Err(no_images(image))
+    }
 
     /// The server's (major, minor) version, for steps that need a newer one.
     fn server_version(&self) -> Option<(u32, u32)> {

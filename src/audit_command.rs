@@ -1,19 +1,19 @@
 //! The `audit` command at the edge: reads the inputs, asks the engines, renders the report
 //! and sets the exit code. Every unreadable input is a [`Problem`]; the rest go on.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::dockerfile::{self, BaseImages, BaseUser};
-use super::running::{self, PodUid};
-use super::{manifest, output, Problem, Report, Severity};
+use crate::audit::dockerfile::{self, BaseImages};
+use crate::audit::running::{self, PodUid};
+use crate::audit::{manifest, output, Problem, Report, Severity};
 use crate::cli::{AuditArgs, AuditFormat, AuditTarget, FailOn};
 use crate::console;
 use crate::engine::docker::DockerEngine;
 use crate::engine::kube::{KubeEngine, KubeOptions};
-use crate::engine::EngineError;
+use crate::engine::{Engine, EngineError};
 use crate::session::{Session, Want, Wants};
 
 pub async fn run(args: AuditArgs, kube: &KubeOptions) -> Result<u8> {
@@ -43,20 +43,30 @@ pub async fn run(args: AuditArgs, kube: &KubeOptions) -> Result<u8> {
                     .with_context(|| format!("--build-arg {pair}: write it as NAME=VALUE"))?;
                 options.build_args.insert(k.to_string(), v.to_string());
             }
-            let handle = tokio::runtime::Handle::current();
-            tokio::task::spawn_blocking(move || {
-                let mut bases: Box<dyn BaseImages> = if no_engine {
-                    Box::new(dockerfile::NoEngine)
-                } else {
-                    Box::new(EngineBases {
-                        handle,
-                        engine: None,
-                        cache: HashMap::new(),
-                    })
+            let inputs =
+                tokio::task::spawn_blocking(move || inputs(&paths, is_dockerfile_name)).await?;
+            let mut bases: Box<dyn BaseImages> = if no_engine {
+                Box::new(dockerfile::NoEngine)
+            } else {
+                let mut wanted: Vec<String> = Vec::new();
+                for (_, bytes) in &inputs {
+                    for base in bytes
+                        .iter()
+                        .flat_map(|b| dockerfile::external_bases(b, &options))
+                    {
+                        if !wanted.contains(&base) {
+                            wanted.push(base);
+                        }
+                    }
+                }
+                let engine = match wanted.is_empty() {
+                    true => None,
+                    false => DockerEngine::connect().await.ok(),
                 };
-                audit_dockerfiles(&paths, &options, bases.as_mut())
-            })
-            .await?
+                let engine = engine.as_ref().map(|e| e as &dyn Engine);
+                Box::new(crate::audit_step::base_users(engine, wanted).await)
+            };
+            audit_dockerfiles(inputs, &options, bases.as_mut())
         }
         AuditTarget::Manifest { paths } => audit_manifests(&paths),
         AuditTarget::Image { references } => audit_images(&references).await,
@@ -177,13 +187,13 @@ fn problem(target: &str, message: String) -> Problem {
     }
 }
 
-pub fn audit_dockerfiles(
-    paths: &[PathBuf],
+fn audit_dockerfiles(
+    inputs: Vec<(String, Result<Vec<u8>, Problem>)>,
     options: &dockerfile::Options,
     bases: &mut dyn BaseImages,
 ) -> Report {
     let mut report = Report::default();
-    for (label, bytes) in inputs(paths, is_dockerfile_name) {
+    for (label, bytes) in inputs {
         match bytes.and_then(|b| dockerfile::audit(&label, &b, options, bases)) {
             Ok(findings) => {
                 report.audited.push(label);
@@ -225,7 +235,9 @@ async fn audit_images(images: &[String]) -> Report {
         match engine.image_facts(image).await {
             Ok(facts) => {
                 report.audited.push(image.clone());
-                report.findings.extend(super::image::findings(&facts));
+                report
+                    .findings
+                    .extend(crate::audit::image::findings(&facts));
             }
             Err(EngineError::ImageUnavailable { reason, .. }) => {
                 report.problems.push(problem(image, reason))
@@ -343,42 +355,6 @@ async fn audit_pods(engine: &KubeEngine, all_namespaces: bool, no_exec: bool, re
         decided.len()
     ));
     report.findings.extend(running::pod_findings(&decided));
-}
-
-/// Base images' users from the local Docker engine, asked once per image; never pulls.
-struct EngineBases {
-    handle: tokio::runtime::Handle,
-    engine: Option<Result<DockerEngine, String>>,
-    cache: HashMap<String, BaseUser>,
-}
-
-impl BaseImages for EngineBases {
-    fn user_of(&mut self, image: &str) -> BaseUser {
-        if let Some(known) = self.cache.get(image) {
-            return known.clone();
-        }
-        let handle = self.handle.clone();
-        let engine = self.engine.get_or_insert_with(|| {
-            handle
-                .block_on(DockerEngine::connect())
-                .map_err(|_| "no Docker engine answers to tell".to_string())
-        });
-        let verdict = match engine {
-            Err(why) => BaseUser::Unknown(why.clone()),
-            Ok(engine) => match handle.block_on(engine.image_present(image)) {
-                Ok(true) => match handle.block_on(engine.image_user(image)) {
-                    Ok(u) => BaseUser::Known(u),
-                    Err(e) => BaseUser::Unknown(e.to_string()),
-                },
-                Ok(false) => {
-                    BaseUser::Unknown("not on this engine; pull or build it to know".into())
-                }
-                Err(e) => BaseUser::Unknown(e.to_string()),
-            },
-        };
-        self.cache.insert(image.to_string(), verdict.clone());
-        verdict
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Cursor, Read};
 use std::path::Path;
 
-use super::SpecialFile;
+use crate::facts::SpecialFile;
 
 /// What the stacked layers hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
