@@ -256,3 +256,37 @@ async fn a_manifest_audit_step_runs_without_any_engine_and_an_image_step_is_skip
     assert!(reports[0].checks[0].passed);
     assert_eq!(reports[1].status, Status::Skipped);
 }
+
+#[test]
+fn a_manifest_is_read_the_same_way_when_applied_and_when_audited() {
+    let pod = |security: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  securityContext: {security}\n  containers:\n  - {{name: c, image: x}}\n")
+    };
+    let plain = pod("{runAsNonRoot: yes, runAsUser: 0755}");
+    let quoted = pod("{runAsNonRoot: \"yes\"}");
+    // Applied: what the API server is sent. YAML 1.1, as its own reader: `yes` is true.
+    let object: serde_json::Value = crate::yaml::parse(&plain).unwrap();
+    assert_eq!(object["spec"]["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(object["spec"]["securityContext"]["runAsUser"], 493);
+    let object: serde_json::Value = crate::yaml::parse(&quoted).unwrap();
+    assert_eq!(object["spec"]["securityContext"]["runAsNonRoot"], "yes");
+    // Audited: the same reading, so the same verdicts.
+    let findings = |text: &str| -> Vec<String> {
+        crate::audit::manifest::audit("pod.yaml", text.as_bytes())
+            .unwrap()
+            .findings
+            .into_iter()
+            .map(|f| f.message)
+            .collect()
+    };
+    let on_plain = findings(&plain);
+    assert!(
+        !on_plain.iter().any(|m| m.contains("runAsNonRoot")),
+        "{on_plain:?}"
+    );
+    let on_quoted = findings(&quoted);
+    assert!(
+        on_quoted.iter().any(|m| m.contains("not a boolean")),
+        "{on_quoted:?}"
+    );
+}

@@ -1,10 +1,18 @@
-//! Every YAML call of the crate lives here, so that serde_yaml (deprecated upstream)
-//! can be swapped for another parser in one place.
+//! Every YAML the lab reads as data (lessons, image maps, manifests to apply) goes
+//! through `parse`, on serde-saphyr; the auditor walks the same library's parser
+//! (`audit::yaml_tree`). Both read YAML as the Kubernetes API server does: YAML 1.1
+//! booleans (`yes`, `on`) and leading-zero octals, merge keys, and with limits that
+//! refuse an alias bomb or deep nesting rather than expand it.
 
 use serde::de::DeserializeOwned;
 
 /// Any YAML value, for files whose shape the lab does not model (Kubernetes manifests).
-pub type Value = serde_yaml::Value;
+pub type Value = serde_json::Value;
+
+/// Nodes that aliases may add beyond the text's own: far above any real manifest.
+pub const ALIAS_BUDGET: usize = 100_000;
+/// Nesting deeper than this is not a lesson or a manifest.
+pub const MAX_DEPTH: usize = 200;
 
 /// A YAML error with the 1-based position the parser gave, when it gave one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,30 +24,47 @@ pub struct YamlError {
 }
 
 /// Parses one YAML document into `T`. Enums are written as single-key maps
-/// (`run: {...}`, `exit_code: 0`) rather than YAML tags, as people write them.
-/// serde_yaml refuses alias-heavy input ("billion laughs") itself.
+/// (`run: {...}`, `exit_code: 0`), as people write them.
 pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
-    let de = serde_yaml::Deserializer::from_str(text);
-    serde_yaml::with::singleton_map_recursive::deserialize(de).map_err(|e: serde_yaml::Error| {
+    serde_saphyr::from_str_with_options(text, options()).map_err(|e: serde_saphyr::Error| {
         let (line, column) = e
             .location()
-            .map(|l| (l.line(), l.column()))
+            .map(|l| (l.line() as usize, l.column() as usize))
+            .filter(|&(line, _)| line > 0)
             .unwrap_or((1, 1));
         YamlError {
             line,
-            column,
+            column: column.max(1),
             message: tidy(&e.to_string()),
         }
     })
 }
 
-/// serde_yaml appends " at line L column C" to its messages; the caller prints the
-/// position itself, in `file:line:column` form.
+fn options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    budget.max_nodes = budget.max_nodes.max(ALIAS_BUDGET);
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    // The API server's reader (go-yaml v2, YAML 1.1): `yes` is true, `0755` is 493.
+    options.strict_booleans = false;
+    options.legacy_octal_numbers = true;
+    // Messages carry no snippet: the caller prints `file:line:column: message`.
+    options.with_snippet = false;
+    options
+}
+
+/// The library ends some messages with their position; the caller prints it first.
 fn tidy(message: &str) -> String {
-    match message.find(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
+    let message = message.trim();
+    for marker in [" at line ", " at ", "\n"] {
+        if let Some(i) = message.find(marker) {
+            if marker != " at " || message[i + 4..].starts_with("line") {
+                return message[..i].to_string();
+            }
+        }
     }
+    message.to_string()
 }
 
 #[cfg(test)]
@@ -51,6 +76,29 @@ mod tests {
     fn position_is_one_based_and_message_has_no_duplicate_position() {
         let err = parse::<BTreeMap<String, u32>>("a: 1\nb: [\n").unwrap_err();
         assert!(err.line >= 2, "{err:?}");
-        assert!(!err.message.contains(" at line "), "{err:?}");
+        assert!(!err.message.contains("line"), "{err:?}");
+    }
+
+    #[test]
+    fn booleans_and_octals_read_as_the_api_server_reads_them() {
+        let v: Value = parse("a: yes\nb: \"yes\"\nc: on\nd: 0755\ne: 8080\n").unwrap();
+        assert_eq!(v["a"], Value::Bool(true));
+        assert_eq!(v["b"], Value::String("yes".into()));
+        assert_eq!(v["c"], Value::Bool(true));
+        assert_eq!(v["d"], serde_json::json!(493));
+        assert_eq!(v["e"], serde_json::json!(8080));
+    }
+
+    #[test]
+    fn an_alias_bomb_and_deep_nesting_are_refused() {
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (prev, next) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .windows(2)
+            .map(|w| (w[0], w[1]))
+        {
+            bomb.push_str(&format!("{next}: &{next} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        assert!(parse::<Value>(&bomb).is_err());
+        assert!(parse::<Value>(&"[".repeat(100_000)).is_err());
     }
 }

@@ -18,7 +18,8 @@ fn every_error_of_a_broken_lab_in_one_run_with_positions() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     let expected = [
-        ("10-bad-yaml.yaml:4:1:", "unexpected end of stream"),
+        // Where the unclosed quote and bracket open, not where the file ends.
+        ("10-bad-yaml.yaml:2:8:", "unclosed quote"),
         ("11-unknown-field.yaml:6:5:", "unknown field `titel`"),
         ("12-semantic.yaml:10:9:", "duplicate step id `same`"),
         ("12-semantic.yaml:", "has no expectation"),
@@ -48,7 +49,7 @@ fn every_error_of_a_broken_lab_in_one_run_with_positions() {
             "13-missing-text.yaml:3:7:",
             "the lesson text `nowhere.md` does not exist",
         ),
-        ("manifests/broken.yaml:5:1:", "did not find expected"),
+        ("manifests/broken.yaml:4:18:", "unclosed bracket"),
         // Checks that cannot fail, and controls that cannot run.
         ("14-controls.yaml:5:1:", "step `no-control` has no `control:`"),
         (

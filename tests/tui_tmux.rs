@@ -212,7 +212,7 @@ fn a_lesson_that_fails_to_load_after_the_terminal_opened_leaves_it_restored() {
         .expect("left the alternate screen");
     let mouse_off = text.rfind("\x1b[?1000l").expect("mouse capture turned off");
     let message = text
-        .find("10-bad-yaml.yaml:4:1")
+        .find("10-bad-yaml.yaml:2:8")
         .expect("the load error names the file, line and column");
     assert!(entered < left && entered < mouse_off, "{text:?}");
     assert!(

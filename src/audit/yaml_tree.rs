@@ -4,12 +4,9 @@
 
 use std::collections::HashMap;
 
-use yaml_rust2::parser::{Event, Parser};
-use yaml_rust2::scanner::TScalarStyle;
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
 
-/// Nodes that aliases may add beyond the text's own: far above any real manifest.
-const ALIAS_BUDGET: usize = 100_000;
-const MAX_DEPTH: usize = 200;
+use crate::yaml::{ALIAS_BUDGET, MAX_DEPTH};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Node {
@@ -109,18 +106,24 @@ pub fn parse_stream(text: &str) -> Result<Vec<Marked>, YamlProblem> {
     let mut anchors: HashMap<usize, Marked> = HashMap::new();
     let mut budget = ALIAS_BUDGET;
     loop {
-        let (event, mark) = parser.next_token().map_err(|e| YamlProblem {
-            line: e.marker().line().max(1),
-            message: e.info().to_string(),
-        })?;
-        let (line, column) = (mark.line().max(1), mark.col() + 1);
+        let (event, span) = match parser.next_event() {
+            None => break,
+            Some(Err(e)) => {
+                return Err(YamlProblem {
+                    line: e.marker().line().max(1),
+                    message: e.info(),
+                })
+            }
+            Some(Ok(next)) => next,
+        };
+        let (line, column) = (span.start.line().max(1), span.start.col() + 1);
         let done = match event {
             Event::StreamEnd => break,
-            Event::DocumentStart => {
+            Event::DocumentStart(..) => {
                 anchors.clear();
                 None
             }
-            Event::Nothing | Event::StreamStart | Event::DocumentEnd => None,
+            Event::StreamStart | Event::DocumentEnd => None,
             Event::Alias(id) => {
                 let Some(target) = anchors.get(&id) else {
                     return Err(YamlProblem {
@@ -141,15 +144,21 @@ pub fn parse_stream(text: &str) -> Result<Vec<Marked>, YamlProblem> {
                 copy.column = column;
                 Some((copy, 0))
             }
+            Event::UnresolvedAlias(_) => {
+                return Err(YamlProblem {
+                    line,
+                    message: "alias to an unknown anchor".into(),
+                })
+            }
             Event::Scalar(value, style, anchor, _tag) => Some((
                 Marked {
-                    node: scalar(value, style),
+                    node: scalar(value.into_owned(), style),
                     line,
                     column,
                 },
                 anchor,
             )),
-            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+            Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(YamlProblem {
                         line,
@@ -181,6 +190,8 @@ pub fn parse_stream(text: &str) -> Result<Vec<Marked>, YamlProblem> {
                 )),
                 None => None,
             },
+            // Comments and anchor names are presentation, not data.
+            _ => None,
         };
         let Some((node, anchor)) = done else { continue };
         if anchor != 0 {
@@ -234,8 +245,8 @@ fn merge_keys(pairs: Vec<(Marked, Marked)>) -> Vec<(Marked, Marked)> {
 
 /// A scalar as Kubernetes' YAML reader types it: plain `yes`/`on`/`true` are booleans,
 /// plain numbers are numbers, anything quoted is a string.
-fn scalar(value: String, style: TScalarStyle) -> Node {
-    if style != TScalarStyle::Plain {
+fn scalar(value: String, style: ScalarStyle) -> Node {
+    if style != ScalarStyle::Plain {
         return Node::Str(value);
     }
     match value.as_str() {

@@ -1,7 +1,7 @@
 //! Finds where a value sits in a YAML file's text, so that errors found after parsing
 //! (a duplicate id, a missing file) still point at `file:line:column`.
 //!
-//! serde_yaml gives positions only for syntax and type errors; these helpers search the
+//! The YAML reader gives positions only for syntax and type errors; these helpers search the
 //! text for `key: value`, which is exact for the block style the lessons are written in.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
