@@ -1,4 +1,5 @@
-//! The keys, in one place: the help overlay and the status bar are drawn from this list.
+//! The keys, in one place: what each key means to the lab, and the help overlay's list
+//! of them (the status bar names only the few that matter on each screen).
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod keys;
+pub mod log;
 pub mod markdown;
 pub mod progress;
 pub mod theme;
@@ -85,7 +86,7 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
     );
     app.commands = commands;
     app.kube_context = crate::doctor::kube_context();
-    progress::log(&format!("start run {run_id}"));
+    log::append(&format!("start run {run_id}"));
 
     let cancel = CancellationToken::new();
     // Leaving by `?` or a panic stops the running steps before the session's guard
@@ -127,11 +128,11 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
                     Effect::Quit => quit = true,
                     Effect::SaveProgress => {
                         if let Err(e) = app.progress.save() {
-                            progress::log(&format!("cannot save progress: {e}"));
+                            log::append(&format!("cannot save progress: {e}"));
                         }
                     }
                     Effect::Run { lesson, step, mode } => {
-                        progress::log(&format!("{mode:?} {}/{step}", app.lessons[lesson].id));
+                        log::append(&format!("{mode:?} {}/{step}", app.lessons[lesson].id));
                         let plan =
                             plan_for(app.lessons[lesson].clone(), Some(Target { step, mode }));
                         let engines = session.engines();
@@ -160,7 +161,7 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
     session.close().await;
     let _ = app.progress.save();
     drop(terminal);
-    progress::log(&format!("end run {run_id}"));
+    log::append(&format!("end run {run_id}"));
     Ok(0)
 }
 
@@ -201,7 +202,7 @@ impl Drop for TerminalGuard {
 /// answers, or why it does not; the rest goes to the lab's log.
 fn engine_notices(tx: mpsc::UnboundedSender<Msg>) -> Notify {
     Arc::new(move |notice| match notice {
-        Notice::Swept(what) => progress::log(&what),
+        Notice::Swept(what) => log::append(&what),
         Notice::Docker(Ok(engine)) => {
             let (engine, tx) = (engine.clone(), tx.clone());
             tokio::spawn(async move {
@@ -213,11 +214,11 @@ fn engine_notices(tx: mpsc::UnboundedSender<Msg>) -> Notify {
             });
         }
         Notice::Docker(Err(e)) => {
-            progress::log(&format!("engine: {e}"));
+            log::append(&format!("engine: {e}"));
             let _ = tx.send(Msg::Engine(EngineStatus::Missing(e.to_string())));
         }
-        Notice::Userns(Err(e)) => progress::log(&format!("remapped engine: {e}")),
-        Notice::Kube(Err(e)) => progress::log(&format!("kubernetes: {e}")),
+        Notice::Userns(Err(e)) => log::append(&format!("remapped engine: {e}")),
+        Notice::Kube(Err(e)) => log::append(&format!("kubernetes: {e}")),
         Notice::Userns(Ok(_)) | Notice::Kube(Ok(_)) => {}
     })
 }
@@ -249,7 +250,7 @@ fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let _ = execute!(std::io::stdout(), DisableMouseCapture);
-        progress::log(&format!("panic: {info}"));
+        log::append(&format!("panic: {info}"));
         previous(info);
     }));
 }

@@ -74,20 +74,6 @@ impl Progress {
     }
 }
 
-/// Appends a line to the log in the state folder; the screen is never written to.
-pub fn log(line: &str) {
-    use std::io::Write;
-    let dir = state_dir();
-    let _ = std::fs::create_dir_all(&dir);
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("lab.log"))
-    {
-        let _ = writeln!(f, "{line}");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
