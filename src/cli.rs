@@ -17,6 +17,9 @@ pub struct Cli {
     /// An image map (`NAME: REFERENCE` lines) overriding the default images.
     #[arg(long, global = true, value_name = "FILE", env = "NONROOT_LAB_IMAGES")]
     pub images: Option<PathBuf>,
+    /// A kubeconfig file instead of KUBECONFIG or ~/.kube/config.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context to use (default: the current one).
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
@@ -33,6 +36,7 @@ pub struct Cli {
 impl Cli {
     pub fn kube_options(&self) -> crate::engine::kube::KubeOptions {
         crate::engine::kube::KubeOptions {
+            kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
             namespace: self.namespace.clone().or_else(|| {
                 self.attendee

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::engine::docker::DockerEngine;
+use crate::engine::kube::KubeOptions;
+use crate::engine::kubeconfig::Source;
 use crate::engine::{Engine, Request, Scope};
 use crate::images::ImageMap;
 use crate::lesson::model::ContainerSpec;
@@ -231,31 +233,18 @@ async fn port_floor(
 }
 
 /// The kubeconfig file kubectl would read first.
-fn kubeconfig_path() -> Option<std::path::PathBuf> {
-    match std::env::var_os("KUBECONFIG").filter(|k| !k.is_empty()) {
-        Some(k) => k
-            .to_string_lossy()
-            .split(':')
-            .next()
-            .map(std::path::PathBuf::from),
-        None => std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".kube/config")),
-    }
-}
-
-/// The current context of the kubeconfig kubectl would use, if any.
-pub fn kube_context() -> Option<String> {
-    let path = kubeconfig_path()?;
-    let text = std::fs::read_to_string(path).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("current-context:"))
-        .map(|c| c.trim().trim_matches('"').to_string())
-        .filter(|c| !c.is_empty())
+/// The context the lab uses, read as the engine reads it (`--kubeconfig`, KUBECONFIG's
+/// merged files or ~/.kube/config, `--context`, else in-cluster): for the status bar.
+pub fn kube_context(options: &KubeOptions) -> Option<String> {
+    Source::locate(options.kubeconfig.as_deref(), options.context.as_deref())
+        .ok()
+        .and_then(|s| s.context())
 }
 
 /// The cluster: context, server version, runtime, namespace, what the lab may do there,
 /// and which lab images the node can run without pulling.
 async fn kubernetes(session: &Session, images: &ImageMap) -> Vec<Finding> {
-    let mut out = kubeconfig();
+    let mut out = kubeconfig(session.kube_options());
     if out.iter().any(|f| f.level != Level::Ok) {
         return out;
     }
@@ -368,32 +357,53 @@ async fn kubernetes(session: &Session, images: &ImageMap) -> Vec<Finding> {
 }
 
 /// Whether a kubeconfig with a current context is there.
-fn kubeconfig() -> Vec<Finding> {
-    let path = kubeconfig_path();
-    let Some(path) = path.filter(|p| p.is_file()) else {
-        return vec![finding(
-            "kubernetes context",
+fn kubeconfig(options: &KubeOptions) -> Vec<Finding> {
+    let check = "kubernetes context";
+    let source = match Source::locate(options.kubeconfig.as_deref(), options.context.as_deref()) {
+        Ok(s) => s,
+        Err(why) => {
+            return vec![finding(
+                check,
+                Level::Fail,
+                why,
+                Some("kubectl config view   # shows what kubectl makes of it".into()),
+            )]
+        }
+    };
+    let files = |files: &[std::path::PathBuf]| {
+        files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    vec![match &source {
+        Source::Nowhere => finding(
+            check,
             Level::Info,
-            "no kubeconfig (KUBECONFIG or ~/.kube/config): the Kubernetes steps will be skipped"
+            "no kubeconfig (--kubeconfig, KUBECONFIG or ~/.kube/config) and not in a pod: the Kubernetes steps will be skipped"
                 .into(),
             Some(
                 "minikube start   # or: kind create cluster; any cluster kubectl reaches will do"
                     .into(),
             ),
-        )];
-    };
-    vec![match kube_context() {
-        Some(c) => finding(
-            "kubernetes context",
+        ),
+        Source::InCluster => finding(
+            check,
             Level::Ok,
-            format!("`{c}` in {}", path.display()),
+            "in a pod: the pod's own service account".into(),
             None,
         ),
-        None => finding(
-            "kubernetes context",
+        Source::Kubeconfig {
+            files: f,
+            context: Some(c),
+            ..
+        } => finding(check, Level::Ok, format!("`{c}` in {}", files(f)), None),
+        Source::Kubeconfig { files: f, .. } => finding(
+            check,
             Level::Warn,
-            format!("{} has no current-context", path.display()),
-            Some("kubectl config use-context NAME".into()),
+            format!("{} has no current-context", files(f)),
+            Some("kubectl config use-context NAME   # or --context NAME".into()),
         ),
     }]
 }

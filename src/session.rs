@@ -145,6 +145,10 @@ impl Session {
         Ok(session)
     }
 
+    pub fn kube_options(&self) -> &KubeOptions {
+        &self.kube_options
+    }
+
     /// Waits until every wanted engine answered or failed to.
     pub async fn connected(&mut self) {
         for task in std::mem::take(&mut self.connecting) {

@@ -338,6 +338,58 @@ fn a_context_whose_server_does_not_answer_is_exit_2() {
     assert!(stderr.contains("context `gone`"), "{stderr}");
 }
 
+#[tokio::test]
+async fn kubeconfig_flag_and_merged_lists_with_context_reach_the_same_cluster() {
+    if cluster_or_skip().await.is_none() {
+        return;
+    }
+    let real = std::env::var("KUBECONFIG").expect("the cluster's kubeconfig is in KUBECONFIG");
+    let real = real.split(':').next().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("dead");
+    std::fs::write(
+        &dead,
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\nclusters:\n- name: gone\n  cluster: {server: 'https://127.0.0.1:1'}\ncontexts:\n- name: gone\n  context: {cluster: gone, user: u}\nusers:\n- name: u\n  user: {token: x}\n",
+    )
+    .unwrap();
+    let live_context = kubectl(&["config", "current-context"]).trim().to_string();
+    let doctor_cluster = |envs: &[(&str, &str)], args: &[&str]| -> serde_json::Value {
+        let mut cmd = bin();
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd
+            .args(args)
+            .args(["doctor", "--format", "json"])
+            .output()
+            .unwrap();
+        let findings: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == "kubernetes cluster")
+            .cloned()
+            .unwrap_or_else(|| panic!("no cluster finding: {findings}"))
+    };
+    // --kubeconfig FILE, with KUBECONFIG pointing at a dead cluster.
+    let dead_s = dead.display().to_string();
+    let found = doctor_cluster(&[("KUBECONFIG", &dead_s)], &["--kubeconfig", &real]);
+    assert_eq!(found["level"], "ok", "{found}");
+    // A merged list whose first file's current context is dead: --context picks the
+    // live one from the second file.
+    let list = format!("{}:{real}", dead.display());
+    let found = doctor_cluster(&[("KUBECONFIG", &list)], &["--context", &live_context]);
+    assert_eq!(found["level"], "ok", "{found}");
+    // Without --context the first file's current context wins, as kubectl has it.
+    let found = doctor_cluster(&[("KUBECONFIG", &list)], &[]);
+    assert_eq!(found["level"], "fail", "{found}");
+    assert!(
+        found["detail"].as_str().unwrap().contains("context `gone`"),
+        "{found}"
+    );
+}
+
 fn kubectl(args: &[&str]) -> String {
     let out = Command::new("kubectl")
         .args(args)

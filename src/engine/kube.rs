@@ -11,10 +11,9 @@ use k8s_openapi::api::core::v1::{Event as KubeEvent, Namespace, Node, Pod};
 use kube::api::{
     Api, AttachParams, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams,
 };
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher;
 use kube::runtime::WatchStreamExt;
-use kube::{Client, Config};
+use kube::Client;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -37,6 +36,8 @@ const STUCK: &[&str] = &[
 /// Where to connect, from the command line.
 #[derive(Debug, Clone, Default)]
 pub struct KubeOptions {
+    /// `--kubeconfig FILE`: this file instead of KUBECONFIG or ~/.kube/config.
+    pub kubeconfig: Option<std::path::PathBuf>,
     pub context: Option<String>,
     pub namespace: Option<String>,
 }
@@ -69,24 +70,16 @@ impl KubeEngine {
             host: "the Kubernetes API server".into(),
             reason,
         };
-        let kubeconfig = Kubeconfig::read().ok();
-        let context = options
-            .context
-            .clone()
-            .or_else(|| kubeconfig.as_ref().and_then(|k| k.current_context.clone()))
-            .unwrap_or_else(|| "in-cluster".into());
-        let config = match &kubeconfig {
-            Some(_) => {
-                let opts = KubeConfigOptions {
-                    context: options.context.clone(),
-                    ..Default::default()
-                };
-                Config::from_kubeconfig(&opts)
-                    .await
-                    .map_err(|e| unreachable(format!("cannot use the kubeconfig: {e}")))?
-            }
-            None => Config::incluster().map_err(|_| EngineError::NoCluster)?,
-        };
+        let source = super::kubeconfig::Source::locate(
+            options.kubeconfig.as_deref(),
+            options.context.as_deref(),
+        )
+        .map_err(&unreachable)?;
+        let context = source.context().unwrap_or_else(|| "in-cluster".into());
+        let config = source.client_config().await.map_err(|e| match e {
+            None => EngineError::NoCluster,
+            Some(reason) => unreachable(reason),
+        })?;
         let default_ns = config.default_namespace.clone();
         let client = Client::try_from(config).map_err(|e| unreachable(e.to_string()))?;
         let namespace = options.namespace.clone().unwrap_or_else(|| {

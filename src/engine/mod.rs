@@ -7,6 +7,7 @@ pub mod docker_connect;
 #[cfg(test)]
 pub mod fake;
 pub mod kube;
+pub mod kubeconfig;
 pub mod labels;
 pub mod scratch;
 

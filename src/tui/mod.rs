@@ -85,7 +85,7 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
         (size.width, size.height),
     );
     app.commands = commands;
-    app.kube_context = crate::doctor::kube_context();
+    app.kube_context = crate::doctor::kube_context(&kube_options);
     log::append(&format!("start run {run_id}"));
 
     let cancel = CancellationToken::new();

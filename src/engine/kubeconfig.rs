@@ -1,0 +1,179 @@
+//! Which cluster the lab talks to, read once the way kubectl reads it, so the engine,
+//! `doctor` and the TUI's status bar agree: `--kubeconfig FILE`, else every file
+//! `KUBECONFIG` lists (merged, missing ones left out), else `~/.kube/config`; its
+//! current context or `--context`. With no kubeconfig at all, the pod's own service
+//! account when the lab runs inside a cluster.
+
+use std::path::{Path, PathBuf};
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::Config;
+
+/// Where the cluster's configuration comes from.
+pub enum Source {
+    Kubeconfig {
+        /// The files merged, in order.
+        files: Vec<PathBuf>,
+        /// `--context`, else the merged file's current context.
+        context: Option<String>,
+        config: Box<Kubeconfig>,
+    },
+    /// The service account Kubernetes mounts into every pod.
+    InCluster,
+    /// No kubeconfig and not in a pod.
+    Nowhere,
+}
+
+impl Source {
+    /// Reads the configuration. A file that exists but cannot be read is an error
+    /// naming it; an empty or missing file counts as absent, as kubectl counts it
+    /// (except one given with `--kubeconfig`, which must be there).
+    pub fn locate(flag: Option<&Path>, context: Option<&str>) -> Result<Source, String> {
+        let files: Vec<PathBuf> = match flag {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(format!(
+                        "--kubeconfig {}: no such file; give the path of a kubeconfig",
+                        path.display()
+                    ));
+                }
+                vec![path.to_path_buf()]
+            }
+            None => match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+                Some(list) => std::env::split_paths(&list).collect(),
+                None => std::env::var_os("HOME")
+                    .map(|h| PathBuf::from(h).join(".kube/config"))
+                    .into_iter()
+                    .collect(),
+            },
+        };
+        let present: Vec<PathBuf> = files
+            .into_iter()
+            .filter(|f| std::fs::metadata(f).is_ok_and(|m| m.is_file() && m.len() > 0))
+            .collect();
+        if present.is_empty() {
+            return Ok(if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
+                Source::InCluster
+            } else {
+                Source::Nowhere
+            });
+        }
+        let mut merged = Kubeconfig::default();
+        for file in &present {
+            let one = Kubeconfig::read_from(file).map_err(|e| {
+                format!(
+                    "{}: not a kubeconfig kubectl could use: {e}",
+                    file.display()
+                )
+            })?;
+            merged = merged
+                .merge(one)
+                .map_err(|e| format!("{}: cannot be merged: {e}", file.display()))?;
+        }
+        let context = context
+            .map(str::to_string)
+            .or_else(|| merged.current_context.clone())
+            .filter(|c| !c.is_empty());
+        Ok(Source::Kubeconfig {
+            files: present,
+            context,
+            config: Box::new(merged),
+        })
+    }
+
+    /// The context's name as people see it (`in-cluster` inside a pod).
+    pub fn context(&self) -> Option<String> {
+        match self {
+            Source::Kubeconfig { context, .. } => context.clone(),
+            Source::InCluster => Some("in-cluster".into()),
+            Source::Nowhere => None,
+        }
+    }
+
+    /// The client configuration for this source; `Err(None)` when there is no cluster.
+    pub async fn client_config(self) -> Result<Config, Option<String>> {
+        match self {
+            Source::Nowhere => Err(None),
+            Source::InCluster => Config::incluster().map_err(|e| Some(e.to_string())),
+            Source::Kubeconfig {
+                context, config, ..
+            } => {
+                let options = KubeConfigOptions {
+                    context,
+                    ..Default::default()
+                };
+                Config::from_custom_kubeconfig(*config, &options)
+                    .await
+                    .map_err(|e| Some(format!("cannot use the kubeconfig: {e}")))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &Path, name: &str, cluster: &str, current: Option<&str>) -> PathBuf {
+        let current = current
+            .map(|c| format!("current-context: {c}\n"))
+            .unwrap_or_default();
+        let text = format!(
+            "apiVersion: v1\nkind: Config\n{current}clusters:\n- name: {cluster}\n  cluster: {{server: https://{cluster}.example:6443}}\ncontexts:\n- name: {cluster}\n  context: {{cluster: {cluster}, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n"
+        );
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// One test, so the environment it sets is never read by another at the same time.
+    #[test]
+    fn files_are_found_merged_and_named_as_kubectl_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = config(dir.path(), "a", "alpha", Some("alpha"));
+        let b = config(dir.path(), "b", "beta", None);
+        let missing = dir.path().join("missing");
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "").unwrap();
+        std::env::remove_var("KUBERNETES_SERVICE_HOST");
+
+        // KUBECONFIG lists are merged; missing and empty files are left out.
+        let list = std::env::join_paths([&missing, &empty, &a, &b]).unwrap();
+        std::env::set_var("KUBECONFIG", &list);
+        let source = Source::locate(None, None).unwrap();
+        assert_eq!(source.context().as_deref(), Some("alpha"));
+        let Source::Kubeconfig { files, config, .. } = &source else {
+            panic!("a kubeconfig")
+        };
+        assert_eq!(files, &[a.clone(), b.clone()]);
+        assert_eq!(config.clusters.len(), 2);
+        // --context picks a context of any merged file.
+        let source = Source::locate(None, Some("beta")).unwrap();
+        assert_eq!(source.context().as_deref(), Some("beta"));
+
+        // --kubeconfig wins over KUBECONFIG, and must exist.
+        let source = Source::locate(Some(&b), None).unwrap();
+        assert_eq!(source.context(), None, "b has no current-context");
+        let err = Source::locate(Some(&missing), None).err().unwrap();
+        assert!(
+            err.contains("--kubeconfig") && err.contains("no such file"),
+            "{err}"
+        );
+
+        // A file that is there but is no kubeconfig is named.
+        let bad = dir.path().join("bad");
+        std::fs::write(&bad, "clusters: [[[\n").unwrap();
+        std::env::set_var("KUBECONFIG", &bad);
+        let err = Source::locate(None, None).err().unwrap();
+        assert!(err.contains(&bad.display().to_string()), "{err}");
+
+        // Nothing at all: in a pod, its service account; elsewhere, nowhere.
+        std::env::set_var("KUBECONFIG", &missing);
+        assert!(matches!(Source::locate(None, None), Ok(Source::Nowhere)));
+        std::env::set_var("KUBERNETES_SERVICE_HOST", "10.0.0.1");
+        let source = Source::locate(None, None).unwrap();
+        assert_eq!(source.context().as_deref(), Some("in-cluster"));
+        std::env::remove_var("KUBERNETES_SERVICE_HOST");
+        std::env::remove_var("KUBECONFIG");
+    }
+}
