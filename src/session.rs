@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 
+use crate::engine::docker::connect::{self as docker_connect, Endpoint};
 use crate::engine::docker::DockerEngine;
-use crate::engine::docker_connect::{self, Endpoint};
 use crate::engine::kube::{KubeEngine, KubeOptions};
 use crate::engine::{labels, scratch, Engine, EngineError, Sweep};
 use crate::runner::{Engines, USERNS_MISSING};

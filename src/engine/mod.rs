@@ -3,7 +3,6 @@
 
 mod chunks;
 pub mod docker;
-pub mod docker_connect;
 #[cfg(test)]
 pub mod fake;
 pub mod kube;
