@@ -14,7 +14,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::streams::push;
-use super::{classify, connect, lost, timed, timeout, DockerEngine, CALL};
+use super::{classify, connect, timed, DockerEngine, CALL};
 use crate::engine::labels;
 use crate::engine::scratch::Scratch;
 use crate::engine::{EngineError, HttpAnswer, Outcome, OutputSink, Process, Scope, Stream};
@@ -84,7 +84,7 @@ impl DockerEngine {
             .v(true)
             .build();
         match tokio::time::timeout(CALL, self.docker.remove_container(id, Some(options))).await {
-            Err(_) => Err(timeout("removing a container", CALL)),
+            Err(_) => Err(EngineError::timeout("removing a container", CALL)),
             Ok(Ok(())) => Ok(true),
             // 404: gone; 409: its removal is already in progress.
             Ok(Err(BollardError::DockerResponseServerError {
@@ -124,20 +124,17 @@ impl DockerEngine {
             return Ok((spec.clone(), None));
         };
         if !self.endpoint.host.starts_with("unix://") {
-            return Err(EngineError::Refused {
-                what: "a host folder for the step".into(),
-                message: format!(
+            return Err(EngineError::refused(
+                "a host folder for the step",
+                format!(
                     "the engine at {} is not on this machine, so the lab cannot read the host's side of a bind mount: run the lab on the engine's machine",
                     self.endpoint.host
                 ),
-            });
+            ));
         }
         let mode = want.mode_bits().unwrap_or(0o755);
         let scratch = Scratch::create(&scope.run_id, &scope.step, mode).map_err(|e| {
-            EngineError::Refused {
-                what: "making a host folder for the step".into(),
-                message: e.to_string(),
-            }
+            EngineError::refused("making a host folder for the step", e.to_string())
         })?;
         let mut spec = spec.clone();
         spec.binds
@@ -159,12 +156,17 @@ impl DockerEngine {
             .build();
         let mut wait = self.docker.wait_container(id, Some(options));
         let code = match tokio::time::timeout(CALL, wait.next()).await {
-            Err(_) => return Err(timeout("waiting for a container", CALL)),
+            Err(_) => return Err(EngineError::timeout("waiting for a container", CALL)),
             Ok(Some(Ok(r))) => r.status_code,
             // bollard reports a non-zero exit as an error; for a step it is an outcome.
             Ok(Some(Err(BollardError::DockerContainerWaitError { code, .. }))) => code,
             Ok(Some(Err(e))) => return Err(classify("waiting for a container", e)),
-            Ok(None) => return Err(lost("waiting for a container", "the wait stream ended")),
+            Ok(None) => {
+                return Err(EngineError::lost(
+                    "waiting for a container",
+                    "the wait stream ended",
+                ))
+            }
         };
         outcome.exit_code = Some(code);
         Ok(outcome)
@@ -362,7 +364,7 @@ impl DockerEngine {
             };
             tokio::time::timeout(CALL, read)
                 .await
-                .map_err(|_| timeout("an exec", CALL))??;
+                .map_err(|_| EngineError::timeout("an exec", CALL))??;
         }
         let inspect = timed(
             "inspecting an exec",

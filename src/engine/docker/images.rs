@@ -10,9 +10,9 @@ use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuil
 use futures_util::StreamExt;
 
 use super::streams::{parse_streamed, push};
-use super::{classify, short, timed, timeout, DockerEngine, CALL, LONG};
+use super::{classify, timed, DockerEngine, CALL, LONG};
 use crate::engine::labels;
-use crate::engine::{EngineError, Outcome, OutputSink, Scope, SpecialFile, Stream};
+use crate::engine::{error_chain, EngineError, Outcome, OutputSink, Scope, SpecialFile, Stream};
 use crate::layers;
 
 /// Held while a build streams; dropped unfinished, it counts an interrupted build.
@@ -54,14 +54,14 @@ impl DockerEngine {
         let deadline = Instant::now() + LONG;
         loop {
             match tokio::time::timeout_at(deadline.into(), loading.next()).await {
-                Err(_) => return Err(timeout(&format!("copying {reference}"), LONG)),
+                Err(_) => return Err(EngineError::timeout(format!("copying {reference}"), LONG)),
                 Ok(None) => break,
                 Ok(Some(Ok(info))) => {
                     if let Some(detail) = info.error_detail {
-                        return Err(EngineError::Refused {
-                            what: format!("loading {reference}"),
-                            message: detail.message.unwrap_or_default(),
-                        });
+                        return Err(EngineError::refused(
+                            format!("loading {reference}"),
+                            detail.message.unwrap_or_default(),
+                        ));
                     }
                 }
                 Ok(Some(Err(e))) => return Err(classify(&format!("copying {reference}"), e)),
@@ -79,7 +79,7 @@ impl DockerEngine {
 
     pub async fn image_present(&self, reference: &str) -> Result<bool, EngineError> {
         match tokio::time::timeout(CALL, self.docker.inspect_image(reference)).await {
-            Err(_) => Err(timeout("inspecting an image", CALL)),
+            Err(_) => Err(EngineError::timeout("inspecting an image", CALL)),
             Ok(Ok(_)) => Ok(true),
             Ok(Err(BollardError::DockerResponseServerError {
                 status_code: 404, ..
@@ -115,7 +115,7 @@ impl DockerEngine {
         loop {
             let next = tokio::time::timeout_at(deadline.into(), pull.next())
                 .await
-                .map_err(|_| timeout(&format!("pulling {reference}"), LONG))?;
+                .map_err(|_| EngineError::timeout(format!("pulling {reference}"), LONG))?;
             match next {
                 None => break,
                 Some(Ok(info)) => {
@@ -127,7 +127,7 @@ impl DockerEngine {
                 Some(Err(e)) => {
                     return Err(EngineError::ImageUnavailable {
                         image: reference.to_string(),
-                        reason: short(&e),
+                        reason: error_chain(&e),
                     })
                 }
             }
@@ -212,10 +212,8 @@ impl DockerEngine {
             }
             None => (labels::packed_for_image(&scope.run_id), no_cache),
         };
-        let tar = build_context(&context).map_err(|e| EngineError::Refused {
-            what: "packing the build context".to_string(),
-            message: e.to_string(),
-        })?;
+        let tar = build_context(&context)
+            .map_err(|e| EngineError::refused("packing the build context", e.to_string()))?;
         let buildargs: HashMap<String, String> = args.clone().into_iter().collect();
         let options = BuildImageOptionsBuilder::default()
             .dockerfile(dockerfile)
@@ -236,7 +234,7 @@ impl DockerEngine {
         loop {
             let next = tokio::time::timeout_at(deadline.into(), stream.next())
                 .await
-                .map_err(|_| timeout(&format!("building {dockerfile}"), LONG))?;
+                .map_err(|_| EngineError::timeout(format!("building {dockerfile}"), LONG))?;
             match next {
                 None => break,
                 Some(Ok(info)) => {
@@ -366,7 +364,7 @@ impl DockerEngine {
     /// What `audit image` needs of one image: its user and its files.
     pub async fn image_facts(&self, image: &str) -> Result<crate::facts::ImageFacts, EngineError> {
         let inspect = match tokio::time::timeout(CALL, self.docker.inspect_image(image)).await {
-            Err(_) => return Err(timeout("inspecting an image", CALL)),
+            Err(_) => return Err(EngineError::timeout("inspecting an image", CALL)),
             Ok(Ok(i)) => i,
             Ok(Err(BollardError::DockerResponseServerError {
                 status_code: 404, ..

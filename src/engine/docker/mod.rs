@@ -20,7 +20,7 @@ use bollard::Docker;
 use self::connect::Endpoint;
 use self::containers::container_name;
 use super::labels;
-use super::{EngineError, Outcome, OutputSink, Request, Scope, Sweep};
+use super::{error_chain, EngineError, Outcome, OutputSink, Request, Scope, Sweep};
 
 /// Short calls (inspect, create, remove) must answer within this.
 const CALL: Duration = Duration::from_secs(30);
@@ -73,20 +73,17 @@ impl DockerEngine {
     }
 
     pub async fn connect_to(endpoint: Endpoint) -> Result<DockerEngine, EngineError> {
-        let unreachable = |reason: String| EngineError::Unreachable {
-            host: endpoint.host.clone(),
-            reason,
-        };
+        let unreachable = |reason: String| EngineError::unreachable(&endpoint.host, reason);
         let docker =
             Docker::connect_with_host(&endpoint.host).map_err(|e| unreachable(e.to_string()))?;
         let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
             .await
             .map_err(|_| unreachable("no answer within 10 s".to_string()))?
-            .map_err(|e| unreachable(short(&e)))?;
+            .map_err(|e| unreachable(error_chain(&e)))?;
         tokio::time::timeout(Duration::from_secs(10), docker.ping())
             .await
             .map_err(|_| unreachable("no answer within 10 s".to_string()))?
-            .map_err(|e| unreachable(short(&e)))?;
+            .map_err(|e| unreachable(error_chain(&e)))?;
         Ok(DockerEngine {
             docker,
             endpoint,
@@ -151,14 +148,14 @@ impl super::Engine for DockerEngine {
                 }
                 self.inspect_image(image, *files, out).await
             }
-            Request::Audit(_) => Err(EngineError::Refused {
-                what: "an audit".into(),
-                message: "the runner audits; engines only read the facts".into(),
-            }),
-            Request::Apply { .. } => Err(EngineError::Refused {
-                what: "a Kubernetes step".into(),
-                message: "the Docker engine does not apply manifests".into(),
-            }),
+            Request::Audit(_) => Err(EngineError::refused(
+                "an audit",
+                "the runner audits; engines only read the facts",
+            )),
+            Request::Apply { .. } => Err(EngineError::refused(
+                "a Kubernetes step",
+                "the Docker engine does not apply manifests",
+            )),
         }
     }
 
@@ -229,36 +226,17 @@ async fn timed<T>(
     fut: impl Future<Output = Result<T, BollardError>>,
 ) -> Result<T, EngineError> {
     match tokio::time::timeout(limit, fut).await {
-        Err(_) => Err(timeout(what, limit)),
+        Err(_) => Err(EngineError::timeout(what, limit)),
         Ok(r) => r.map_err(|e| classify(what, e)),
-    }
-}
-
-fn timeout(what: &str, limit: Duration) -> EngineError {
-    EngineError::Timeout {
-        what: what.to_string(),
-        secs: limit.as_secs(),
-    }
-}
-
-fn lost(what: &str, reason: &str) -> EngineError {
-    EngineError::Lost {
-        what: what.to_string(),
-        reason: reason.to_string(),
     }
 }
 
 /// An answer from the engine is a refusal; anything else means the engine is gone.
 fn classify(what: &str, e: BollardError) -> EngineError {
     match e {
-        BollardError::DockerResponseServerError { message, .. } => EngineError::Refused {
-            what: what.to_string(),
-            message,
-        },
-        other => lost(what, &short(&other)),
+        BollardError::DockerResponseServerError { message, .. } => {
+            EngineError::refused(what, message)
+        }
+        other => EngineError::lost(what, error_chain(&other)),
     }
-}
-
-fn short(e: &BollardError) -> String {
-    super::error_chain(e)
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use bollard::errors::Error as BollardError;
 use futures_util::StreamExt;
 
-use super::{classify, lost, timeout, LONG};
+use super::{classify, LONG};
 use crate::engine::chunks;
 use crate::engine::{EngineError, OutputSink, Stream};
 
@@ -27,7 +27,7 @@ pub(super) async fn parse_streamed<T: Send + 'static>(
         let next = match tokio::time::timeout_at(deadline.into(), stream.next()).await {
             Ok(n) => n,
             Err(_) => {
-                failure = Some(timeout(what, LONG));
+                failure = Some(EngineError::timeout(what, LONG));
                 break;
             }
         };
@@ -56,11 +56,13 @@ pub(super) async fn parse_streamed<T: Send + 'static>(
         }
     }
     drop(tx);
-    let parsed = parser.await.map_err(|e| lost(what, &e.to_string()))?;
+    let parsed = parser
+        .await
+        .map_err(|e| EngineError::lost(what, e.to_string()))?;
     if let Some(f) = failure {
         return Err(f);
     }
-    parsed.map_err(|e| lost(what, &e.to_string()))
+    parsed.map_err(|e| EngineError::lost(what, e.to_string()))
 }
 
 pub(super) fn push(into: &mut String, stream: Stream, bytes: &[u8], out: &OutputSink) {

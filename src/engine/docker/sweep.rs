@@ -12,7 +12,7 @@ use bollard::query_parameters::{
     ListVolumesOptionsBuilder, RemoveImageOptionsBuilder,
 };
 
-use super::{classify, timed, timeout, DockerEngine, CALL};
+use super::{classify, timed, DockerEngine, CALL};
 use crate::engine::labels;
 use crate::engine::EngineError;
 
@@ -98,7 +98,7 @@ impl DockerEngine {
                 )
                 .await
                 {
-                    Err(_) => return Err(timeout("removing an image", CALL)),
+                    Err(_) => return Err(EngineError::timeout("removing an image", CALL)),
                     Ok(Ok(_)) => removed.push(format!("image {name}")),
                     Ok(Err(BollardError::DockerResponseServerError {
                         status_code: 404, ..

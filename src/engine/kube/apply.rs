@@ -12,7 +12,7 @@ use kube::runtime::watcher;
 use kube::runtime::WatchStreamExt;
 use serde_json::json;
 
-use super::{lost, refused, sanitize_label, timed, KubeEngine};
+use super::{sanitize_label, timed, KubeEngine};
 use crate::engine::labels;
 use crate::engine::{EngineError, Outcome, OutputSink, Request, Scope, Stream};
 
@@ -46,7 +46,7 @@ impl KubeEngine {
             namespace_labels,
         } = request
         else {
-            return Err(refused(
+            return Err(EngineError::refused(
                 "a Docker action",
                 "the Kubernetes engine only applies manifests",
             ));
@@ -112,9 +112,9 @@ impl KubeEngine {
                     .map(|_| ())
                 }
                 other => {
-                    return Err(refused(
+                    return Err(EngineError::refused(
                         "applying a manifest",
-                        &format!("kind `{other}` is not one the lab applies (Pod, Deployment)"),
+                        format!("kind `{other}` is not one the lab applies (Pod, Deployment)"),
                     ))
                 }
             };
@@ -226,7 +226,7 @@ impl KubeEngine {
             while let Some(pod) = stream
                 .try_next()
                 .await
-                .map_err(|e| lost("watching pods", &e.to_string()))?
+                .map_err(|e| EngineError::lost("watching pods", e.to_string()))?
             {
                 let name = pod.metadata.name.clone().unwrap_or_default();
                 if last_name.as_deref() != Some(name.as_str()) {
@@ -237,7 +237,7 @@ impl KubeEngine {
                     return Ok(state);
                 }
             }
-            Err(lost("watching pods", "the watch ended"))
+            Err(EngineError::lost("watching pods", "the watch ended"))
         };
         match tokio::time::timeout(limit, wait).await {
             Ok(r) => r,
@@ -246,8 +246,8 @@ impl KubeEngine {
                     Some(p) => self.events(p).await,
                     None => vec![],
                 };
-                Err(EngineError::Timeout {
-                    what: format!(
+                Err(EngineError::timeout(
+                    format!(
                         "waiting for a pod ({selector}); last events: {}",
                         if events.is_empty() {
                             "none".to_string()
@@ -255,8 +255,8 @@ impl KubeEngine {
                             events.join(" | ")
                         }
                     ),
-                    secs: limit.as_secs(),
-                })
+                    limit,
+                ))
             }
         }
     }

@@ -7,8 +7,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, AttachParams, ListParams};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{lost, short, timed, KubeEngine, CALL};
-use crate::engine::{EngineError, HttpAnswer, OutputSink, Stream};
+use super::{timed, KubeEngine, CALL};
+use crate::engine::{error_chain, EngineError, HttpAnswer, OutputSink, Stream};
 
 impl KubeEngine {
     /// Every pod the credentials may list: in all namespaces, or in the one given.
@@ -46,15 +46,12 @@ impl KubeEngine {
         let mut process = timed("starting an exec", api.exec(pod, vec!["id", "-u"], &ap)).await?;
         let mut stdout = process
             .stdout()
-            .ok_or_else(|| lost("an exec", "no stdout"))?;
+            .ok_or_else(|| EngineError::lost("an exec", "no stdout"))?;
         let mut text = String::new();
         tokio::time::timeout(CALL, stdout.read_to_string(&mut text))
             .await
-            .map_err(|_| EngineError::Timeout {
-                what: format!("id -u in {pod}"),
-                secs: CALL.as_secs(),
-            })?
-            .map_err(|e| lost("an exec", &e.to_string()))?;
+            .map_err(|_| EngineError::timeout(format!("id -u in {pod}"), CALL))?
+            .map_err(|e| EngineError::lost("an exec", e.to_string()))?;
         let _ = process.join().await;
         Ok(text)
     }
@@ -95,26 +92,22 @@ impl KubeEngine {
         };
         let mut stdout = process
             .stdout()
-            .ok_or_else(|| lost("an exec", "no stdout"))?;
+            .ok_or_else(|| EngineError::lost("an exec", "no stdout"))?;
         let mut stderr = process
             .stderr()
-            .ok_or_else(|| lost("an exec", "no stderr"))?;
+            .ok_or_else(|| EngineError::lost("an exec", "no stderr"))?;
         let status = process
             .take_status()
-            .ok_or_else(|| lost("an exec", "no status"))?;
+            .ok_or_else(|| EngineError::lost("an exec", "no status"))?;
         let read = async {
             let (mut o, mut e) = (String::new(), String::new());
             let _ = tokio::join!(stdout.read_to_string(&mut o), stderr.read_to_string(&mut e));
             let status = status.await;
             (o, e, status)
         };
-        let (o, e, status) =
-            tokio::time::timeout(CALL * 3, read)
-                .await
-                .map_err(|_| EngineError::Timeout {
-                    what: format!("exec in {pod}"),
-                    secs: (CALL * 3).as_secs(),
-                })?;
+        let (o, e, status) = tokio::time::timeout(CALL * 3, read)
+            .await
+            .map_err(|_| EngineError::timeout(format!("exec in {pod}"), CALL * 3))?;
         let _ = process.join().await;
         for line in o.lines() {
             out(Stream::Stdout, line);
@@ -158,7 +151,7 @@ impl KubeEngine {
                 .pods()
                 .portforward(pod, &[port])
                 .await
-                .map_err(|e| short(&e))?;
+                .map_err(|e| error_chain(&e))?;
             let mut stream = pf.take_stream(port).ok_or("no stream")?;
             let request = format!(
                 "GET {path} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: nonroot-lab\r\n\r\n"

@@ -17,7 +17,7 @@ use kube::{Client, Config};
 use serde_json::json;
 
 use super::labels;
-use super::{EngineError, Outcome, OutputSink, Request, Scope, Sweep};
+use super::{error_chain, EngineError, Outcome, OutputSink, Request, Scope, Sweep};
 
 const CALL: Duration = Duration::from_secs(20);
 
@@ -52,10 +52,8 @@ impl KubeEngine {
     /// Connects as kubectl would: KUBECONFIG or ~/.kube/config and its current context
     /// (or `--context`), else the in-cluster service account.
     pub async fn connect(options: &KubeOptions) -> Result<KubeEngine, EngineError> {
-        let unreachable = |reason: String| EngineError::Unreachable {
-            host: "the Kubernetes API server".into(),
-            reason,
-        };
+        let unreachable =
+            |reason: String| EngineError::unreachable("the Kubernetes API server", reason);
         let kubeconfig = Kubeconfig::read().ok();
         let context = options
             .context
@@ -93,10 +91,8 @@ impl KubeEngine {
         context: &str,
         namespace: &str,
     ) -> Result<KubeEngine, EngineError> {
-        let unreachable = |reason: String| EngineError::Unreachable {
-            host: "the Kubernetes API server".into(),
-            reason,
-        };
+        let unreachable =
+            |reason: String| EngineError::unreachable("the Kubernetes API server", reason);
         let info = match tokio::time::timeout(Duration::from_secs(10), client.apiserver_version()).await {
             Err(_) => return Err(unreachable(format!("context `{context}`: no answer within 10 s"))),
             Ok(Err(kube::Error::Api(status))) if status.code == 401 => {
@@ -105,7 +101,7 @@ impl KubeEngine {
                     status.message
                 )))
             }
-            Ok(Err(e)) => return Err(unreachable(format!("context `{context}`: {}", short(&e)))),
+            Ok(Err(e)) => return Err(unreachable(format!("context `{context}`: {}", error_chain(&e)))),
             Ok(Ok(info)) => info,
         };
         let minor = info.minor.trim_end_matches('+').parse().unwrap_or(0);
@@ -149,7 +145,7 @@ impl KubeEngine {
         let ns: Namespace = serde_json::from_value(json!({
             "metadata": {"name": self.namespace, "labels": {labels::LAB: "true"}}
         }))
-        .map_err(|e| refused("building a namespace", &e.to_string()))?;
+        .map_err(|e| EngineError::refused("building a namespace", e.to_string()))?;
         match timed("creating the namespace", api.create(&PostParams::default(), &ns)).await {
             Ok(_) => Ok(()),
             Err(EngineError::Refused { message, .. }) if message.contains("already exists") => Ok(()),
@@ -175,7 +171,7 @@ impl KubeEngine {
                 "subresource": subresource, "group": if resource == "deployments" { "apps" } else { "" }
             }}
         }))
-        .map_err(|e| refused("building an access review", &e.to_string()))?;
+        .map_err(|e| EngineError::refused("building an access review", e.to_string()))?;
         let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
         let answer = timed(
             "asking the API server what the lab may do",
@@ -246,7 +242,7 @@ impl super::Engine for KubeEngine {
     ) -> Result<Outcome, EngineError> {
         match request {
             Request::Apply { .. } => self.apply(request, scope, out).await,
-            _ => Err(refused(
+            _ => Err(EngineError::refused(
                 "a Docker action",
                 "the Kubernetes engine only applies manifests",
             )),
@@ -289,43 +285,22 @@ async fn timed<T>(
     fut: impl std::future::Future<Output = Result<T, kube::Error>>,
 ) -> Result<T, EngineError> {
     match tokio::time::timeout(CALL, fut).await {
-        Err(_) => Err(EngineError::Timeout {
-            what: what.to_string(),
-            secs: CALL.as_secs(),
-        }),
+        Err(_) => Err(EngineError::timeout(what, CALL)),
         Ok(Ok(v)) => Ok(v),
         Ok(Err(kube::Error::Api(status))) if status.code == 403 => Err(EngineError::Forbidden {
             what: status.message.clone(),
             fix: "ask your cluster admin for a Role granting it in this namespace".into(),
         }),
-        Ok(Err(kube::Error::Api(status))) if status.code == 401 => Err(EngineError::Unreachable {
-            host: "the Kubernetes API server".into(),
-            reason: format!(
+        Ok(Err(kube::Error::Api(status))) if status.code == 401 => Err(EngineError::unreachable(
+            "the Kubernetes API server",
+            format!(
                 "the credentials were refused ({}): log in again or refresh the kubeconfig",
                 status.message
             ),
-        }),
-        Ok(Err(kube::Error::Api(status))) => Err(refused(what, &status.message)),
-        Ok(Err(e)) => Err(lost(what, &short(&e))),
+        )),
+        Ok(Err(kube::Error::Api(status))) => Err(EngineError::refused(what, status.message)),
+        Ok(Err(e)) => Err(EngineError::lost(what, error_chain(&e))),
     }
-}
-
-fn refused(what: &str, message: &str) -> EngineError {
-    EngineError::Refused {
-        what: what.to_string(),
-        message: message.to_string(),
-    }
-}
-
-fn lost(what: &str, reason: &str) -> EngineError {
-    EngineError::Lost {
-        what: what.to_string(),
-        reason: reason.to_string(),
-    }
-}
-
-fn short(e: &dyn std::error::Error) -> String {
-    super::error_chain(e)
 }
 
 #[cfg(test)]

@@ -123,10 +123,10 @@ impl KubeEngine {
             .await
             .is_err()
         {
-            return Err(EngineError::Timeout {
-                what: format!("deleting the namespace {}", self.namespace),
-                secs: 120,
-            });
+            return Err(EngineError::timeout(
+                format!("deleting the namespace {}", self.namespace),
+                Duration::from_secs(120),
+            ));
         }
         Ok(vec![format!("namespace {}", self.namespace)])
     }
