@@ -32,7 +32,7 @@ pub fn on_engine(command: String, engine: crate::lesson::model::EngineChoice) ->
         // own shell keeps its DOCKER_HOST.
         crate::lesson::model::EngineChoice::Userns => format!(
             "(export DOCKER_HOST=\"${}\"; {command})",
-            crate::engine::docker_connect::USERNS_HOST
+            crate::engine::docker::connect::USERNS_HOST
         ),
     }
 }

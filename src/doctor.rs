@@ -138,7 +138,7 @@ pub async fn run(images: &ImageMap, session: &Session) -> Vec<Finding> {
 /// The second engine the side-by-side remapping steps of lesson 07 run on.
 async fn userns_engine(session: &Session) -> Finding {
     let check = "remapped engine";
-    let var = crate::engine::docker_connect::USERNS_HOST;
+    let var = crate::engine::docker::connect::USERNS_HOST;
     match session.userns_result() {
         None => finding(
             check,

@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 
+use crate::engine::docker::connect::{self as docker_connect, Endpoint};
 use crate::engine::docker::DockerEngine;
-use crate::engine::docker_connect::{self, Endpoint};
 use crate::engine::kube::{KubeEngine, KubeOptions};
 use crate::engine::{labels, scratch, Engine, EngineError, Sweep};
 use crate::runner::{Engines, USERNS_MISSING};
@@ -126,7 +126,7 @@ impl Session {
         // No cluster is a reason to skip its steps when it is optional; a cluster that
         // answers but refuses the namespace is a configuration error either way.
         match session.kube.get() {
-            Some(Err(EngineError::Unreachable { .. } | EngineError::NoCluster))
+            Some(Err(EngineError::ClusterUnreachable { .. } | EngineError::NoCluster))
                 if wants.kube == Want::IfThere => {}
             Some(Err(e)) => anyhow::bail!("{e}"),
             _ => {}

@@ -3,7 +3,7 @@
 
 mod chunks;
 pub mod docker;
-pub mod docker_connect;
+mod error;
 #[cfg(test)]
 pub mod fake;
 pub mod kube;
@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+pub(crate) use self::error::error_chain;
+pub use self::error::EngineError;
 pub use crate::facts::{Process, SpecialFile};
 use crate::lesson::model::ContainerSpec;
 
@@ -137,47 +139,11 @@ pub struct HostFile {
     pub mode: u32,
 }
 
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum EngineError {
-    #[error("no Docker engine answers at {host}: {reason}. Start Docker (systemctl start docker) or set DOCKER_HOST; `nonroot-lab doctor` says more")]
-    Unreachable { host: String, reason: String },
-    #[error("{what} did not finish within {secs} s; what it started was removed")]
-    Timeout { what: String, secs: u64 },
-    #[error("image `{image}` is not on this engine and could not be pulled ({reason}). Without a registry, run scripts/offline-images and pass --images offline-images.yaml, or map the name to an image you have")]
-    ImageUnavailable { image: String, reason: String },
-    #[error("the engine refused {what}: {message}")]
-    Refused { what: String, message: String },
-    #[error("the engine went away during {what}: {reason}")]
-    Lost { what: String, reason: String },
-    #[error("stopped: interrupted")]
-    Cancelled,
-    #[error(
-        "the lab itself failed during {what} (a bug; please report it with the log): {message}"
-    )]
-    Internal { what: String, message: String },
-    #[error("no Kubernetes cluster is configured (no KUBECONFIG, no ~/.kube/config, not in a cluster): start one (minikube start, kind create cluster) or point KUBECONFIG at one")]
-    NoCluster,
-    #[error("forbidden: {what}. {fix}")]
-    Forbidden { what: String, fix: String },
-}
-
 fn no_images(image: &str) -> EngineError {
-    EngineError::Refused {
-        what: format!("reading image `{image}`"),
-        message: "this engine holds no images".into(),
-    }
-}
-
-/// An error with its chain of causes, on one line: bollard's and kube's errors keep
-/// the useful part (connection refused, no such host) in their sources.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    text
+    EngineError::refused(
+        format!("reading image `{image}`"),
+        "this engine holds no images",
+    )
 }
 
 /// Which labelled objects a sweep removes.

@@ -1,0 +1,242 @@
+//! The Docker engine, through bollard. Every call has a timeout; everything created
+//! carries the lab's labels (see `labels`), and nothing unlabelled is ever removed.
+//! The engine's state and its answer to the runner live here; the work it does is split
+//! by concern into the child modules, so each stays readable on its own.
+
+pub mod connect;
+mod containers;
+mod images;
+mod streams;
+mod sweep;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bollard::errors::Error as BollardError;
+use bollard::Docker;
+
+use self::connect::Endpoint;
+use self::containers::container_name;
+use super::labels;
+use super::{error_chain, EngineError, Outcome, OutputSink, Request, Scope, Sweep};
+
+/// Short calls (inspect, create, remove) must answer within this.
+const CALL: Duration = Duration::from_secs(30);
+/// Pulls and builds stream for longer; the step's own timeout bounds them too.
+const LONG: Duration = Duration::from_secs(900);
+
+pub struct DockerEngine {
+    docker: Docker,
+    pub endpoint: Endpoint,
+    /// What this engine has built in this process (labelled Dockerfile and build args):
+    /// a build that must really run its instructions needs `--no-cache` only when it
+    /// repeats one of these, since no other cache can serve a labelled build.
+    built: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The bases whose labelled first layer this run has made (or is making): every
+    /// build of the run starts from it, and concurrent builds wait rather than make it
+    /// twice.
+    warmed: tokio::sync::Mutex<HashMap<String, std::sync::Arc<tokio::sync::OnceCell<()>>>>,
+    /// Builds dropped before they finished (an interrupt, a timeout): the daemon goes on
+    /// for a moment and may commit a labelled layer or container after the run's cleanup
+    /// listed its objects, so the end of the run sweeps until that settles.
+    interrupted_builds: std::sync::Arc<AtomicUsize>,
+}
+
+/// What `doctor` and the status bar show about the engine.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EngineFacts {
+    pub host: String,
+    pub found_by: String,
+    pub version: String,
+    pub api_version: String,
+    pub negotiated_api: String,
+    pub rootless: bool,
+    pub userns_remap: bool,
+    pub security_options: Vec<String>,
+    pub storage_driver: String,
+    pub cgroup_version: String,
+}
+
+impl DockerEngine {
+    /// Connects as the docker CLI would and negotiates the API version.
+    pub async fn connect() -> Result<DockerEngine, EngineError> {
+        Self::connect_to(connect::endpoint()).await
+    }
+
+    /// The second engine, with user-namespace remapping, when `NONROOT_LAB_USERNS_HOST`
+    /// names one: `None` when it is not configured.
+    pub async fn connect_userns() -> Option<Result<DockerEngine, EngineError>> {
+        let endpoint = connect::userns_endpoint()?;
+        Some(Self::connect_to(endpoint).await)
+    }
+
+    pub async fn connect_to(endpoint: Endpoint) -> Result<DockerEngine, EngineError> {
+        let unreachable = |reason: String| EngineError::unreachable(&endpoint.host, reason);
+        let docker =
+            Docker::connect_with_host(&endpoint.host).map_err(|e| unreachable(e.to_string()))?;
+        let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
+            .await
+            .map_err(|_| unreachable("no answer within 10 s".to_string()))?
+            .map_err(|e| unreachable(error_chain(&e)))?;
+        tokio::time::timeout(Duration::from_secs(10), docker.ping())
+            .await
+            .map_err(|_| unreachable("no answer within 10 s".to_string()))?
+            .map_err(|e| unreachable(error_chain(&e)))?;
+        Ok(DockerEngine {
+            docker,
+            endpoint,
+            built: Default::default(),
+            warmed: Default::default(),
+            interrupted_builds: Default::default(),
+        })
+    }
+
+    pub async fn facts(&self) -> Result<EngineFacts, EngineError> {
+        let version = timed("reading the engine version", CALL, self.docker.version()).await?;
+        let info = timed("reading the engine info", CALL, self.docker.info()).await?;
+        let security_options = info.security_options.clone().unwrap_or_default();
+        Ok(EngineFacts {
+            host: self.endpoint.host.clone(),
+            found_by: self.endpoint.source.clone(),
+            version: version.version.unwrap_or_default(),
+            api_version: version.api_version.unwrap_or_default(),
+            negotiated_api: self.docker.client_version().to_string(),
+            rootless: security_options.iter().any(|o| o.contains("name=rootless")),
+            userns_remap: security_options.iter().any(|o| o.contains("name=userns")),
+            security_options,
+            storage_driver: info.driver.unwrap_or_default(),
+            cgroup_version: info
+                .cgroup_version
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl super::Engine for DockerEngine {
+    async fn perform(
+        &self,
+        request: &Request,
+        scope: &Scope,
+        out: &OutputSink,
+    ) -> Result<Outcome, EngineError> {
+        match request {
+            Request::Run(spec) => self.run(spec, scope, out).await,
+            Request::Serve(spec) => self.serve(spec, scope, out).await,
+            Request::Build {
+                dockerfile,
+                context,
+                tag,
+                args,
+                no_cache,
+                files,
+            } => {
+                self.build(
+                    dockerfile, context, tag, args, *no_cache, *files, scope, out,
+                )
+                .await
+            }
+            Request::InspectImage { image, files, pull } => {
+                if !*pull && !self.image_present(image).await? {
+                    return Ok(Outcome {
+                        notes: vec![format!("there is no image `{image}` on this engine: build it as the lesson shows, then check again")],
+                        ..Default::default()
+                    });
+                }
+                self.inspect_image(image, *files, out).await
+            }
+            Request::Audit(_) => Err(EngineError::refused(
+                "an audit",
+                "the runner audits; engines only read the facts",
+            )),
+            Request::Apply { .. } => Err(EngineError::refused(
+                "a Kubernetes step",
+                "the Docker engine does not apply manifests",
+            )),
+        }
+    }
+
+    async fn configured_user(&self, image: &str) -> Result<Option<String>, EngineError> {
+        if !self.image_present(image).await? {
+            return Ok(None);
+        }
+        self.image_user(image).await.map(Some)
+    }
+
+    async fn image_facts(&self, image: &str) -> Result<crate::facts::ImageFacts, EngineError> {
+        DockerEngine::image_facts(self, image).await
+    }
+
+    /// A step makes at most one container, named for its scope, and removes it itself
+    /// when it ends normally; this removes it when it did not (a timeout, an error, an
+    /// interrupt), by name: one call, not a listing.
+    async fn end_step(&self, scope: &Scope) -> Result<Vec<String>, EngineError> {
+        let name = container_name(scope);
+        Ok(if self.remove_container(&name).await? {
+            vec![format!("container {name}")]
+        } else {
+            vec![]
+        })
+    }
+
+    /// The lesson's containers go; its images stay until the run ends, so a later
+    /// lesson (or a control) building the same Dockerfile gets it from the cache.
+    async fn end_lesson(&self, scope: &Scope) -> Result<Vec<String>, EngineError> {
+        let filters = [
+            format!("{}={}", labels::RUN, scope.run_id),
+            format!("{}={}", labels::LESSON, scope.lesson),
+        ];
+        self.remove_labelled_containers(&filters, |_| false).await
+    }
+
+    /// Removes the run's containers and images; after an interrupted build, again until
+    /// nothing new appears for a while (the daemon finishes a cancelled build's step on
+    /// its own time).
+    async fn end_run(&self, run_id: &str) -> Result<Vec<String>, EngineError> {
+        let filters = [format!("{}={run_id}", labels::RUN)];
+        let interrupted = self.interrupted_builds.load(Ordering::SeqCst) > 0;
+        self.until_quiet(interrupted, || async {
+            let mut removed = self.remove_labelled_containers(&filters, |_| false).await?;
+            removed.extend(self.remove_labelled_images(&filters, |_| false).await?);
+            Ok(removed)
+        })
+        .await
+    }
+
+    /// A killed run's builds may still be settling in the daemon: a sweep that found
+    /// something looks again until it finds nothing.
+    async fn sweep(&self, mode: Sweep) -> Result<Vec<String>, EngineError> {
+        let keep = |l: &HashMap<String, String>| mode == Sweep::Stale && labels::owner_alive(l);
+        self.until_quiet(false, || async {
+            let mut removed = self.remove_labelled_containers(&[], keep).await?;
+            removed.extend(self.remove_labelled_images(&[], keep).await?);
+            removed.extend(self.remove_labelled_volumes_and_networks(keep).await?);
+            Ok(removed)
+        })
+        .await
+    }
+}
+
+async fn timed<T>(
+    what: &str,
+    limit: Duration,
+    fut: impl Future<Output = Result<T, BollardError>>,
+) -> Result<T, EngineError> {
+    match tokio::time::timeout(limit, fut).await {
+        Err(_) => Err(EngineError::timeout(what, limit)),
+        Ok(r) => r.map_err(|e| classify(what, e)),
+    }
+}
+
+/// An answer from the engine is a refusal; anything else means the engine is gone.
+fn classify(what: &str, e: BollardError) -> EngineError {
+    match e {
+        BollardError::DockerResponseServerError { message, .. } => {
+            EngineError::refused(what, message)
+        }
+        other => EngineError::lost(what, error_chain(&other)),
+    }
+}
