@@ -18,6 +18,7 @@ pub mod images;
 pub mod layers;
 pub mod lesson;
 pub mod report;
+pub mod resolve;
 pub mod runner;
 pub mod session;
 pub mod signals;

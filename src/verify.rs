@@ -168,17 +168,6 @@ fn build_bases(
     bases
 }
 
-/// The logical images a Docker action needs before it runs (not those its lesson builds).
-fn action_images(action: &Action) -> Vec<&str> {
-    match action {
-        Action::Run(c) | Action::Serve(c) => vec![c.image.as_str()],
-        Action::Build(b) => b.base.as_deref().into_iter().collect(),
-        Action::InspectImage(i) => vec![i.image.as_str()],
-        Action::Apply(_) => vec![],
-        Action::Audit(a) => a.base.iter().chain(&a.image).map(String::as_str).collect(),
-    }
-}
-
 /// Every mapped image the selected Docker steps (and, with `controls`, their controls)
 /// use must be here or pullable; a map naming an image that is neither is one
 /// configuration error, not a failure per step. Images for the remapped engine are
@@ -200,10 +189,10 @@ async fn preflight_images(
             .filter(|s| s.platform == Platform::Docker && runner::selected(only, lesson, s))
         {
             let mut uses: Vec<(EngineChoice, Vec<&str>)> =
-                vec![(step.engine, action_images(&step.action))];
+                vec![(step.engine, step.action.images())];
             let control = controls.then(|| step.control_action()).flatten();
             if let Some(Ok(action)) = &control {
-                uses.push((step.control_engine(), action_images(action)));
+                uses.push((step.control_engine(), action.images()));
             }
             for (engine, names) in uses {
                 for name in names.into_iter().filter(|n| !built.contains(n)) {

@@ -1,33 +1,14 @@
 //! Kubernetes, on a real cluster (../shared/k8s-local/up.sh in CI): every Kubernetes
-//! step through `verify`, the failures a learner meets, instructor namespaces, and the
-//! Docker side leaving the kubelet's containers alone.
+//! step through `verify`, the failures a learner meets, instructor namespaces, cleanup,
+//! and the Docker side leaving the kubelet's containers alone. Configuration and
+//! permissions are in `kube_access.rs`.
 
 mod common;
+use common::kube::*;
 use common::*;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-use nonroot_lab::engine::kube::{KubeEngine, KubeOptions};
-
-/// The cluster, or `None` after saying why the test is skipped; under `CI=true` a
-/// missing cluster is a failure.
-async fn cluster_or_skip() -> Option<KubeEngine> {
-    let options = KubeOptions {
-        namespace: Some("nonroot-lab-tests".into()),
-        ..Default::default()
-    };
-    match KubeEngine::connect(&options).await {
-        Ok(k) => Some(k),
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true but no cluster: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipped: no cluster ({e})");
-            None
-        }
-    }
-}
 
 fn kube_steps() -> usize {
     let files = nonroot_lab::lesson::LabFiles::embedded();
@@ -302,237 +283,6 @@ async fn docker_cleanup_leaves_the_kubelets_containers_alone() {
     kube.end_run(&run_id).await.unwrap();
 }
 
-#[test]
-fn no_kubeconfig_is_one_line_and_exit_2() {
-    let out = bin()
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .args(["verify", "--only", "kubernetes"])
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("no Kubernetes cluster is configured"),
-        "{stderr}"
-    );
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-}
-
-#[test]
-fn a_context_whose_server_does_not_answer_is_exit_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config");
-    std::fs::write(
-        &config,
-        "apiVersion: v1\nkind: Config\ncurrent-context: gone\nclusters:\n- name: gone\n  cluster:\n    server: https://127.0.0.1:1\n    insecure-skip-tls-verify: true\ncontexts:\n- name: gone\n  context:\n    cluster: gone\n    user: u\nusers:\n- name: u\n  user:\n    token: x\n",
-    )
-    .unwrap();
-    let out = bin()
-        .env("KUBECONFIG", &config)
-        .args(["verify", "--only", "kubernetes"])
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("context `gone`"), "{stderr}");
-}
-
-#[tokio::test]
-async fn kubeconfig_flag_and_merged_lists_with_context_reach_the_same_cluster() {
-    if cluster_or_skip().await.is_none() {
-        return;
-    }
-    let real = std::env::var("KUBECONFIG").expect("the cluster's kubeconfig is in KUBECONFIG");
-    let real = real.split(':').next().unwrap().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let dead = dir.path().join("dead");
-    std::fs::write(
-        &dead,
-        "apiVersion: v1\nkind: Config\ncurrent-context: gone\nclusters:\n- name: gone\n  cluster: {server: 'https://127.0.0.1:1'}\ncontexts:\n- name: gone\n  context: {cluster: gone, user: u}\nusers:\n- name: u\n  user: {token: x}\n",
-    )
-    .unwrap();
-    let live_context = kubectl(&["config", "current-context"]).trim().to_string();
-    let doctor_cluster = |envs: &[(&str, &str)], args: &[&str]| -> serde_json::Value {
-        let mut cmd = bin();
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let out = cmd
-            .args(args)
-            .args(["doctor", "--format", "json"])
-            .output()
-            .unwrap();
-        let findings: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        findings
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["check"] == "kubernetes cluster")
-            .cloned()
-            .unwrap_or_else(|| panic!("no cluster finding: {findings}"))
-    };
-    // --kubeconfig FILE, with KUBECONFIG pointing at a dead cluster.
-    let dead_s = dead.display().to_string();
-    let found = doctor_cluster(&[("KUBECONFIG", &dead_s)], &["--kubeconfig", &real]);
-    assert_eq!(found["level"], "ok", "{found}");
-    // A merged list whose first file's current context is dead: --context picks the
-    // live one from the second file.
-    let list = format!("{}:{real}", dead.display());
-    let found = doctor_cluster(&[("KUBECONFIG", &list)], &["--context", &live_context]);
-    assert_eq!(found["level"], "ok", "{found}");
-    // Without --context the first file's current context wins, as kubectl has it.
-    let found = doctor_cluster(&[("KUBECONFIG", &list)], &[]);
-    assert_eq!(found["level"], "fail", "{found}");
-    assert!(
-        found["detail"].as_str().unwrap().contains("context `gone`"),
-        "{found}"
-    );
-}
-
-fn kubectl(args: &[&str]) -> String {
-    let out = Command::new("kubectl")
-        .args(args)
-        .output()
-        .expect("kubectl");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// A kubeconfig for a ServiceAccount whose Role lacks `pods/exec`, in its own namespace.
-fn kubeconfig_without_exec(ns: &str, dir: &std::path::Path) -> std::path::PathBuf {
-    let manifest = format!(
-        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: lab-noexec, namespace: {ns}}}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: lab-noexec, namespace: {ns}}}\nrules:\n- apiGroups: [\"\"]\n  resources: [pods, pods/log, events, namespaces]\n  verbs: [get, list, watch, create, delete, patch]\n- apiGroups: [apps]\n  resources: [deployments]\n  verbs: [get, list, watch, create, delete, patch]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: lab-noexec, namespace: {ns}}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: lab-noexec}}\nsubjects:\n- {{kind: ServiceAccount, name: lab-noexec, namespace: {ns}}}\n"
-    );
-    let file = dir.join("rbac.yaml");
-    std::fs::write(&file, manifest).unwrap();
-    kubectl(&["apply", "-f", file.to_str().unwrap()]);
-    // Kubernetes 1.20 makes a token Secret for each ServiceAccount, shortly after it.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let secret = loop {
-        let name = kubectl(&[
-            "get",
-            "sa",
-            "lab-noexec",
-            "-n",
-            ns,
-            "-o",
-            "jsonpath={.secrets[0].name}",
-        ]);
-        if !name.is_empty() {
-            break name;
-        }
-        assert!(Instant::now() < deadline, "no token for the ServiceAccount");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let token_b64 = kubectl(&[
-        "get",
-        "secret",
-        &secret,
-        "-n",
-        ns,
-        "-o",
-        "jsonpath={.data.token}",
-    ]);
-    let token = String::from_utf8(
-        Command::new("base64")
-            .arg("-d")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                use std::io::Write;
-                c.stdin.take().unwrap().write_all(token_b64.as_bytes())?;
-                c.wait_with_output()
-            })
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let server = kubectl(&[
-        "config",
-        "view",
-        "--raw",
-        "--minify",
-        "-o",
-        "jsonpath={.clusters[0].cluster.server}",
-    ]);
-    let mut ca = kubectl(&[
-        "config",
-        "view",
-        "--raw",
-        "--minify",
-        "-o",
-        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
-    ]);
-    if ca.is_empty() {
-        let path = kubectl(&[
-            "config",
-            "view",
-            "--raw",
-            "--minify",
-            "-o",
-            "jsonpath={.clusters[0].cluster.certificate-authority}",
-        ]);
-        let out = Command::new("base64")
-            .args(["-w0", &path])
-            .output()
-            .unwrap();
-        ca = String::from_utf8_lossy(&out.stdout).to_string();
-    }
-    let config = dir.join("kubeconfig");
-    std::fs::write(
-        &config,
-        format!("apiVersion: v1\nkind: Config\ncurrent-context: noexec\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\ncontexts:\n- name: noexec\n  context: {{cluster: c, user: u, namespace: {ns}}}\nusers:\n- name: u\n  user:\n    token: {token}\n"),
-    )
-    .unwrap();
-    config
-}
-
-#[tokio::test]
-async fn rbac_without_pods_exec_names_what_it_lacks() {
-    if cluster_or_skip().await.is_none() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let ns = "nonroot-lab-rbac";
-    let config = kubeconfig_without_exec(ns, dir.path());
-    let out = bin()
-        .env("KUBECONFIG", &config)
-        .args([
-            "--namespace",
-            ns,
-            "verify",
-            "--only",
-            "kubernetes",
-            "--lesson",
-            "01",
-        ])
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
-    assert!(
-        stdout.contains(&format!("cannot create pods/exec in namespace {ns}")),
-        "{stdout}{stderr}"
-    );
-    let out = bin()
-        .env("KUBECONFIG", &config)
-        .args(["--namespace", ns, "doctor"])
-        .output()
-        .unwrap();
-    let (stdout, _) = text(&out);
-    assert!(stdout.contains("cannot create pods/exec"), "{stdout}");
-    assert!(
-        !stdout.contains("cannot create pods,"),
-        "it may create pods: {stdout}"
-    );
-}
-
 #[tokio::test]
 async fn a_pod_that_never_runs_times_out_quoting_its_events() {
     if cluster_or_skip().await.is_none() {
@@ -613,132 +363,6 @@ async fn a_killed_runs_pods_go_at_the_next_start() {
         "{stdout}{stderr}"
     );
     wait_until_no_pods(ns);
-}
-
-#[tokio::test]
-async fn a_namespace_that_may_not_be_created_is_one_clear_error() {
-    if cluster_or_skip().await.is_none() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let config = kubeconfig_without_exec("nonroot-lab-rbac2", dir.path());
-    let out = bin()
-        .env("KUBECONFIG", &config)
-        .args([
-            "--namespace",
-            "nonroot-lab-not-allowed",
-            "verify",
-            "--only",
-            "kubernetes",
-            "--lesson",
-            "01",
-        ])
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
-    assert!(stderr.contains("namespace"), "{stderr}");
-    assert!(
-        stderr.contains("kubectl create namespace nonroot-lab-not-allowed"),
-        "the fix names the command: {stderr}"
-    );
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-}
-
-/// `verify` of one lesson of the lab of pods that do not start, in namespace `ns`.
-fn run_bad_lab(ns: &str, lesson: &str) -> std::process::Output {
-    let lab = repo().join("tests/fixtures/kube-bad-lab");
-    run(&[
-        "--lessons",
-        lab.to_str().unwrap(),
-        "--namespace",
-        ns,
-        "verify",
-        "--lesson",
-        lesson,
-    ])
-}
-
-/// The lab applying a pod no node can take (lesson 02 of the bad lab), once that pod
-/// exists in `ns`. The caller waits for the child it gets back.
-#[allow(clippy::zombie_processes)]
-fn spawn_never_scheduled(ns: &str, output: Stdio) -> std::process::Child {
-    let lab = repo().join("tests/fixtures/kube-bad-lab");
-    let mut child = bin()
-        .args([
-            "--lessons",
-            lab.to_str().unwrap(),
-            "--namespace",
-            ns,
-            "verify",
-            "--lesson",
-            "02",
-        ])
-        .stdout(output)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = Command::new("kubectl")
-            .args(["get", "pod", "never-scheduled", "-n", ns, "-o", "name"])
-            .output()
-            .unwrap();
-        if out.status.success() && !out.stdout.is_empty() {
-            return child;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the pod was never created");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Waits (at most 60 s) until `ns` has no pod left.
-fn wait_until_no_pods(ns: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = kubectl(&["get", "pods", "-n", ns, "-o", "name"]);
-        if left.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "pods outlived the run: {left}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-/// A namespace of the test's own, deleted however the test ends, and waited for: the
-/// next cluster test must not start while the dockershim is still tearing pods down
-/// (seen: the next test's sandboxes timed out behind it).
-struct TestNamespace(String);
-
-impl Drop for TestNamespace {
-    fn drop(&mut self) {
-        let _ = Command::new("kubectl")
-            .args([
-                "delete",
-                "pods",
-                "--all",
-                "-n",
-                &self.0,
-                "--grace-period=0",
-                "--force",
-                "--wait=true",
-                "--timeout=90s",
-            ])
-            .output();
-        let _ = Command::new("kubectl")
-            .args([
-                "delete",
-                "namespace",
-                &self.0,
-                "--wait=true",
-                "--timeout=90s",
-            ])
-            .output();
-    }
 }
 
 #[tokio::test]
@@ -874,4 +498,36 @@ async fn audit_running_names_the_pod_containers_that_run_as_root_and_how_it_know
         .filter(|f| f["rule"] == "NRR003")
         .count();
     assert_eq!(unknown, 2, "{report:#}");
+}
+
+/// A namespace of the test's own, deleted however the test ends, and waited for: the
+/// next cluster test must not start while the dockershim is still tearing pods down
+/// (seen: the next test's sandboxes timed out behind it).
+struct TestNamespace(String);
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        let _ = Command::new("kubectl")
+            .args([
+                "delete",
+                "pods",
+                "--all",
+                "-n",
+                &self.0,
+                "--grace-period=0",
+                "--force",
+                "--wait=true",
+                "--timeout=90s",
+            ])
+            .output();
+        let _ = Command::new("kubectl")
+            .args([
+                "delete",
+                "namespace",
+                &self.0,
+                "--wait=true",
+                "--timeout=90s",
+            ])
+            .output();
+    }
 }

@@ -266,9 +266,11 @@ fn lint_action(
             ));
         }
     };
+    for name in action.images() {
+        image(name);
+    }
     match action {
         Action::Run(c) | Action::Serve(c) => {
-            image(&c.image);
             let serve = matches!(action, Action::Serve(_));
             if serve && c.port.is_none() {
                 out.push(at(
@@ -341,20 +343,17 @@ fn lint_action(
                     ),
                 )),
                 Some(dockerfile) => {
-                    if let Some(base) = &b.base {
-                        image(base);
-                        if !declares_base_arg(dockerfile) {
-                            out.push(at(
-                                file,
-                                find("dockerfile", &b.dockerfile),
-                                format!("step `{}`: {} must declare `ARG BASE` before FROM so the image map reaches it", step.id, b.dockerfile),
-                            ));
-                        }
+                    if b.base.is_some() && !declares_base_arg(dockerfile) {
+                        out.push(at(
+                            file,
+                            find("dockerfile", &b.dockerfile),
+                            format!("step `{}`: {} must declare `ARG BASE` before FROM so the image map reaches it", step.id, b.dockerfile),
+                        ));
                     }
                 }
             }
         }
-        Action::InspectImage(i) => image(&i.image),
+        Action::InspectImage(_) => {}
         Action::Apply(a) => {
             if !files.exists(&format!("manifests/{}", a.manifest)) {
                 out.push(at(
@@ -368,9 +367,6 @@ fn lint_action(
             }
         }
         Action::Audit(a) => {
-            for name in a.image.iter().chain(&a.base) {
-                image(name);
-            }
             if a.targets() != 1 {
                 out.push(at(
                     file,

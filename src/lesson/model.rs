@@ -233,6 +233,19 @@ pub enum Action {
 }
 
 impl Action {
+    /// The logical images the action names (its image, a build's `BASE`, an audit's
+    /// image and base); a manifest's own images are the manifest's business. Lint checks
+    /// they are known, `verify` makes sure they are on the engine before it starts.
+    pub fn images(&self) -> Vec<&str> {
+        match self {
+            Action::Run(c) | Action::Serve(c) => vec![c.image.as_str()],
+            Action::Build(b) => b.base.as_deref().into_iter().collect(),
+            Action::InspectImage(i) => vec![i.image.as_str()],
+            Action::Apply(_) => vec![],
+            Action::Audit(a) => a.base.iter().chain(&a.image).map(String::as_str).collect(),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Action::Run(_) => "run",

@@ -2,6 +2,8 @@
 //! and running the real binary.
 #![allow(dead_code)]
 
+pub mod kube;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
