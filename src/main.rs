@@ -12,7 +12,7 @@ use nonroot_lab::engine::Sweep;
 use nonroot_lab::images::ImageMap;
 use nonroot_lab::lesson::model::{EngineChoice, Platform};
 use nonroot_lab::lesson::LabFiles;
-use nonroot_lab::session::{Session, Want, Wants};
+use nonroot_lab::session::{Session, Wants};
 use nonroot_lab::{console, doctor, lesson, verify};
 
 const USAGE: u8 = 2;
@@ -100,14 +100,8 @@ async fn run(cli: Cli) -> Result<u8> {
         Some(Command::Doctor { format }) => {
             // Every engine, whatever answers: each one's state is a finding. The
             // session removes the container that measured the port floor.
-            let wants = Wants {
-                docker: Want::IfThere,
-                userns: true,
-                kube: Want::IfThere,
-                sweep_stale: false,
-                namespace: false,
-            };
-            let mut session = Session::start(wants, &kube_options, Arc::new(|_| {}));
+            let mut session =
+                Session::start(Wants::every_engine(), &kube_options, Arc::new(|_| {}));
             session.connected().await;
             let findings = doctor::run(&images, &session).await;
             session.close().await;
@@ -125,14 +119,8 @@ async fn run(cli: Cli) -> Result<u8> {
             let mode = if all { Sweep::All } else { Sweep::Stale };
             // Every engine the lab may have used: the machine's Docker engine, the
             // remapped one when configured, and the cluster when one answers.
-            let wants = Wants {
-                docker: Want::IfThere,
-                userns: true,
-                kube: Want::IfThere,
-                sweep_stale: false,
-                namespace: false,
-            };
-            let session = Session::open(wants, &kube_options, Arc::new(|_| {})).await?;
+            let session =
+                Session::open(Wants::every_engine(), &kube_options, Arc::new(|_| {})).await?;
             if session.docker().is_none() && session.kube().is_none() {
                 let why = match session.docker_result() {
                     Some(Err(e)) => e.to_string(),

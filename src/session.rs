@@ -38,6 +38,20 @@ pub struct Wants {
     pub namespace: bool,
 }
 
+impl Wants {
+    /// Every engine the lab may have used, as it is: nothing swept at connect, no
+    /// namespace made (`doctor`, `cleanup`).
+    pub fn every_engine() -> Wants {
+        Wants {
+            docker: Want::IfThere,
+            userns: true,
+            kube: Want::IfThere,
+            sweep_stale: false,
+            namespace: false,
+        }
+    }
+}
+
 /// What the session tells its front end as engines connect.
 pub enum Notice<'a> {
     /// Leftovers of killed runs were swept: what, as a sentence.

@@ -125,18 +125,18 @@ async fn run_a_docker_step_to_passed_in_a_real_terminal() {
     assert!(log.contains("Run 01-why-non-root/root-sees-host"), "{log}");
 }
 
-#[test]
-fn sigterm_restores_the_terminal() {
+/// The lab under `script`, which gives it a terminal and records what it wrote to it:
+/// `None` (after saying why) when util-linux's `script` is missing.
+fn lab_in_script(dir: &std::path::Path, args: &str) -> Option<(KillOnDrop, std::path::PathBuf)> {
     if Command::new("script").arg("-V").output().is_err() {
         eprintln!("skipped: no `script` (util-linux) to give the lab a terminal");
-        return;
+        return None;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let typescript = dir.path().join("typescript");
-    // `script` gives the lab a terminal; its pty has no size until stty sets one.
+    let typescript = dir.join("typescript");
+    // Its pty has no size until stty sets one.
     let inner = format!(
-        "stty rows 24 cols 80; exec env XDG_STATE_HOME='{}' '{}'",
-        dir.path().display(),
+        "stty rows 24 cols 80; exec env XDG_STATE_HOME='{}' '{}' {args}",
+        dir.display(),
         env!("CARGO_BIN_EXE_nonroot-lab")
     );
     let script = Command::new("script")
@@ -144,7 +144,15 @@ fn sigterm_restores_the_terminal() {
         .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut script = KillOnDrop(script);
+    Some((KillOnDrop(script), typescript))
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((mut script, typescript)) = lab_in_script(dir.path(), "") else {
+        return;
+    };
     // The lab is the child of `script`; wait until it has drawn.
     let deadline = Instant::now() + Duration::from_secs(10);
     let lab_pid = loop {
@@ -181,24 +189,13 @@ fn sigterm_restores_the_terminal() {
 
 #[test]
 fn a_lesson_that_fails_to_load_after_the_terminal_opened_leaves_it_restored() {
-    if Command::new("script").arg("-V").output().is_err() {
-        eprintln!("skipped: no `script` (util-linux) to give the lab a terminal");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
-    let typescript = dir.path().join("typescript");
-    let inner = format!(
-        "stty rows 24 cols 80; exec env XDG_STATE_HOME='{}' '{}' --lessons '{}'",
-        dir.path().display(),
-        env!("CARGO_BIN_EXE_nonroot-lab"),
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/broken-lab")
-    );
-    let script = Command::new("script")
-        .args(["-qfec", &inner, typescript.to_str().unwrap()])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut script = KillOnDrop(script);
+    let broken = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/broken-lab");
+    let Some((mut script, typescript)) =
+        lab_in_script(dir.path(), &format!("--lessons '{broken}'"))
+    else {
+        return;
+    };
     let status = script.0.wait().unwrap();
     let raw = std::fs::read(&typescript).unwrap();
     let text = String::from_utf8_lossy(&raw);
