@@ -311,8 +311,11 @@ fn pod_spec(
                         .and_then(|u| u.value.int())
                         .is_some_and(|v| v > 0);
                     let nr_ok = nr.as_ref().is_some_and(|n| n.value.bool() == Some(true));
-                    if !uid_ok && !nr_ok {
-                        let (m, at, field) = match nr {
+                    // A value the API server refuses is a finding whatever else is set:
+                    // the pod never starts.
+                    let not_boolean = nr.as_ref().filter(|n| n.value.bool().is_none());
+                    if !uid_ok && !nr_ok || not_boolean.is_some() {
+                        let (m, at, field) = match not_boolean.or(nr.as_ref()) {
                             Some(n) if n.value.bool().is_none() => (
                                 format!("{who}: runAsNonRoot is {:?}, not a boolean: the API server refuses it; write `true`", n.value.str().unwrap_or("not a boolean")),
                                 n.value,
