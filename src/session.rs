@@ -76,6 +76,9 @@ pub struct Session {
     connecting: Vec<JoinHandle<()>>,
     /// Work that must end before the run's objects are removed (base warm-ups).
     background: Mutex<Vec<JoinHandle<()>>>,
+    /// Whether an engine was handed out: only then can the run have made anything, and
+    /// only then does its end ask the engines (quitting the lab at once stays instant).
+    used: std::sync::atomic::AtomicBool,
     closed: bool,
 }
 
@@ -83,9 +86,19 @@ impl Session {
     /// Starts connecting every wanted engine in the background and returns at once;
     /// each engine is usable as soon as it answered (the TUI draws meanwhile).
     pub fn start(wants: Wants, kube_options: &KubeOptions, notify: Notify) -> Session {
+        Session::start_run(labels::new_run_id(), wants, kube_options, notify)
+    }
+
+    /// `start`, for a run whose id the front end made first.
+    pub fn start_run(
+        run_id: String,
+        wants: Wants,
+        kube_options: &KubeOptions,
+        notify: Notify,
+    ) -> Session {
         let userns_endpoint = docker_connect::userns_endpoint().filter(|_| wants.userns);
         let mut session = Session {
-            run_id: labels::new_run_id(),
+            run_id,
             wants,
             docker: Default::default(),
             userns: Default::default(),
@@ -94,6 +107,7 @@ impl Session {
             userns_endpoint: userns_endpoint.clone(),
             connecting: Vec::new(),
             background: Mutex::new(Vec::new()),
+            used: Default::default(),
             closed: false,
         };
         if wants.docker != Want::No {
@@ -170,34 +184,49 @@ impl Session {
         }
     }
 
+    fn use_engines(&self) {
+        self.used.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn was_used(&self) -> bool {
+        self.used.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn docker(&self) -> Option<&Arc<DockerEngine>> {
+        self.use_engines();
         self.docker.get().and_then(|r| r.as_ref().ok())
     }
 
     pub fn userns(&self) -> Option<&Arc<DockerEngine>> {
+        self.use_engines();
         self.userns.get().and_then(|r| r.as_ref().ok())
     }
 
     pub fn kube(&self) -> Option<&Arc<KubeEngine>> {
+        self.use_engines();
         self.kube.get().and_then(|r| r.as_ref().ok())
     }
 
     /// How each engine's connection came out; `None` while connecting or not wanted.
     pub fn docker_result(&self) -> Option<&Result<Arc<DockerEngine>, EngineError>> {
+        self.use_engines();
         self.docker.get()
     }
 
     pub fn userns_result(&self) -> Option<&Result<Arc<DockerEngine>, EngineError>> {
+        self.use_engines();
         self.userns.get()
     }
 
     pub fn kube_result(&self) -> Option<&Result<Arc<KubeEngine>, EngineError>> {
+        self.use_engines();
         self.kube.get()
     }
 
     /// The engines as the runner sees them, each missing one with the reason its steps
     /// will give.
     pub fn engines(&self) -> Engines {
+        self.use_engines();
         fn reason<T>(slot: &Slot<T>, waiting: &str) -> Option<String> {
             match slot.get() {
                 Some(Err(e)) => Some(e.to_string()),
@@ -236,6 +265,7 @@ impl Session {
 
     /// Work the end of the run must wait for before it removes the run's objects.
     pub fn spawn_background(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.use_engines();
         if let Ok(mut background) = self.background.lock() {
             background.push(tokio::spawn(task));
         }
@@ -275,6 +305,9 @@ impl Session {
             let _ = tokio::time::timeout(Duration::from_secs(120), task).await;
         }
         let mut removed = Vec::new();
+        if !self.was_used() {
+            return removed;
+        }
         for engine in [self.docker(), self.userns()].into_iter().flatten() {
             let ended = tokio::time::timeout(Duration::from_secs(90), engine.end_run(&self.run_id));
             if let Ok(Ok(r)) = ended.await {
@@ -306,6 +339,9 @@ impl Drop for Session {
             for task in background.drain(..) {
                 task.abort();
             }
+        }
+        if !self.was_used() {
+            return;
         }
         let docker = self.docker().map(|d| d.endpoint.clone());
         let userns = self.userns().map(|d| d.endpoint.clone());

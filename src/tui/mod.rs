@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::kube::KubeOptions;
+use crate::engine::labels;
 use crate::images::ImageMap;
 use crate::lesson::LabFiles;
 use crate::runner::{self, Plan, Target};
@@ -42,16 +43,10 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
     }
     let files = Arc::new(files);
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-    // Engines connect while the first screen is drawn; each is usable once it answers.
-    let wants = Wants {
-        docker: Want::IfThere,
-        userns: true,
-        kube: Want::IfThere,
-        sweep_stale: true,
-        namespace: true,
-    };
-    let session = Session::start(wants, &kube_options, engine_notices(tx.clone()));
-    let run_id = session.run_id.clone();
+    let run_id = labels::new_run_id();
+    // Declared before the terminal, so that on every way out the terminal is restored
+    // first and the session's cleanup runs after, on the learner's own screen.
+    let session;
 
     install_panic_hook();
     let mut terminal = TerminalGuard::open()?;
@@ -87,6 +82,25 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
     app.commands = commands;
     app.kube_context = crate::doctor::kube_context(&kube_options);
     log::append(&format!("start run {run_id}"));
+    terminal.draw(|f| view::draw(f, &app))?;
+    // For the start-up benchmark (scripts/bench-tui): leave right after the first frame.
+    if std::env::var_os("NONROOT_LAB_EXIT_AFTER_FIRST_FRAME").is_some() {
+        return Ok(0);
+    }
+    // The engines connect once the first screen is up; each is usable once it answers.
+    let wants = Wants {
+        docker: Want::IfThere,
+        userns: true,
+        kube: Want::IfThere,
+        sweep_stale: true,
+        namespace: true,
+    };
+    session = Session::start_run(
+        run_id.clone(),
+        wants,
+        &kube_options,
+        engine_notices(tx.clone()),
+    );
 
     let cancel = CancellationToken::new();
     // Leaving by `?` or a panic stops the running steps before the session's guard
@@ -97,13 +111,8 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
     let mut tick = tokio::time::interval(TICK);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut quit = false;
-    // For the start-up benchmark (scripts/bench-tui): leave right after the first frame.
-    let first_frame_only = std::env::var_os("NONROOT_LAB_EXIT_AFTER_FIRST_FRAME").is_some();
     while !quit {
         terminal.draw(|f| view::draw(f, &app))?;
-        if first_frame_only {
-            break;
-        }
         let first = tokio::select! {
             event = keys.next() => match event {
                 Some(Ok(e)) => to_msg(e),
