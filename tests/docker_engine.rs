@@ -412,6 +412,8 @@ async fn a_session_dropped_before_close_removes_what_its_run_made() {
     )
     .await
     .unwrap();
+    // A run takes its engines from the session before it makes anything.
+    assert!(session.engines().docker.is_some());
     let run = format!("nonroot-lab.run={}", session.run_id);
     // Made as a step would (and as a build's intermediate container is: the packed label).
     let plain = std::process::Command::new("docker")
