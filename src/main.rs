@@ -137,7 +137,12 @@ async fn run(cli: Cli) -> Result<u8> {
             for r in &removed {
                 console::out(&format!("removed {r}\n"));
             }
-            console::out(&format!("{} objects removed\n", removed.len()));
+            let noun = if removed.len() == 1 {
+                "object"
+            } else {
+                "objects"
+            };
+            console::out(&format!("{} {noun} removed\n", removed.len()));
             Ok(0)
         }
     }

@@ -24,6 +24,10 @@ pub enum EngineError {
     Internal { what: String, message: String },
     #[error("the Kubernetes API server cannot be used: {reason}. Check the context and its credentials (kubectl cluster-info); `nonroot-lab doctor` says more")]
     ClusterUnreachable { reason: String },
+    /// The kubeconfig itself is wrong (a missing `--kubeconfig` file, a file that is
+    /// no kubeconfig, an unknown `--context`): the message names it and the fix.
+    #[error("{reason}")]
+    KubeConfig { reason: String },
     #[error("no Kubernetes cluster is configured (no --kubeconfig, KUBECONFIG or ~/.kube/config, not in a cluster): start one (minikube start, kind create cluster) or point KUBECONFIG at one")]
     NoCluster,
     #[error("forbidden: {what}. {fix}")]

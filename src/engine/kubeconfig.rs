@@ -94,7 +94,11 @@ impl Source {
     pub async fn client_config(self) -> Result<Config, Option<String>> {
         match self {
             Source::Nowhere => Err(None),
-            Source::InCluster => Config::incluster().map_err(|e| Some(e.to_string())),
+            Source::InCluster => Config::incluster().map_err(|e| {
+                Some(format!(
+                    "in a pod, but its service account cannot be used: {e}"
+                ))
+            }),
             Source::Kubeconfig {
                 context, config, ..
             } => {

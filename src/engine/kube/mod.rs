@@ -58,11 +58,11 @@ impl KubeEngine {
             options.kubeconfig.as_deref(),
             options.context.as_deref(),
         )
-        .map_err(&unreachable)?;
+        .map_err(|reason| EngineError::KubeConfig { reason })?;
         let context = source.context().unwrap_or_else(|| "in-cluster".into());
         let config = source.client_config().await.map_err(|e| match e {
             None => EngineError::NoCluster,
-            Some(reason) => unreachable(reason),
+            Some(reason) => EngineError::KubeConfig { reason },
         })?;
         let default_ns = config.default_namespace.clone();
         let client = Client::try_from(config).map_err(|e| unreachable(e.to_string()))?;
