@@ -263,6 +263,15 @@ impl Session {
         }
     }
 
+    /// Every engine that answered, behind the trait.
+    fn connected_engines(&self) -> Vec<Arc<dyn Engine>> {
+        let engines = self.engines();
+        [engines.docker, engines.userns, engines.kube]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
     /// Work the end of the run must wait for before it removes the run's objects.
     pub fn spawn_background(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
         self.use_engines();
@@ -275,14 +284,7 @@ impl Session {
     /// killed runs; `All` also what a run still going made, and the lab's namespace.
     pub async fn sweep(&self, mode: Sweep) -> Result<Vec<String>, EngineError> {
         let mut removed = Vec::new();
-        let engines: Vec<Arc<dyn Engine>> = self
-            .docker()
-            .map(|d| d.clone() as Arc<dyn Engine>)
-            .into_iter()
-            .chain(self.userns().map(|d| d.clone() as Arc<dyn Engine>))
-            .chain(self.kube().map(|k| k.clone() as Arc<dyn Engine>))
-            .collect();
-        for engine in engines {
+        for engine in self.connected_engines() {
             removed.extend(engine.sweep(mode).await?);
         }
         removed.extend(scratch::sweep_stale());
@@ -308,14 +310,8 @@ impl Session {
         if !self.was_used() {
             return removed;
         }
-        for engine in [self.docker(), self.userns()].into_iter().flatten() {
+        for engine in self.connected_engines() {
             let ended = tokio::time::timeout(Duration::from_secs(90), engine.end_run(&self.run_id));
-            if let Ok(Ok(r)) = ended.await {
-                removed.extend(r);
-            }
-        }
-        if let Some(kube) = self.kube() {
-            let ended = tokio::time::timeout(Duration::from_secs(90), kube.end_run(&self.run_id));
             if let Ok(Ok(r)) = ended.await {
                 removed.extend(r);
             }
