@@ -49,7 +49,12 @@ async fn verify_passes_every_kubernetes_step() {
         "json",
     ]);
     let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "not passed:\n{}\n{stderr}\n{stdout}",
+        not_passed(&stdout)
+    );
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     // Every Kubernetes step that proves a claim has a control, and the step's checks
     // reject it on the real cluster; the observed step (the runtime's port floor) has none.

@@ -101,3 +101,33 @@ pub fn userns_configured() -> bool {
     }
     set
 }
+
+/// A JSON report's steps that did not pass (and their controls that were not rejected),
+/// one line each: a failure message leads with these, since CI shows only part of a
+/// long output and the whole report would push them out of view.
+pub fn not_passed(report_json: &str) -> String {
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(report_json) else {
+        return "(stdout is not a JSON report)".to_string();
+    };
+    let mut lines = Vec::new();
+    for s in json["steps"].as_array().into_iter().flatten() {
+        let name = format!(
+            "{}/{}",
+            s["lesson"].as_str().unwrap_or("?"),
+            s["step"].as_str().unwrap_or("?")
+        );
+        let status = s["status"].as_str().unwrap_or("?");
+        if status != "passed" && status != "skipped" {
+            lines.push(format!("{name}: {status}: {} {}", s["reason"], s["checks"]));
+        }
+        let control = &s["control"];
+        if !control.is_null() && control["status"] != "rejected" && control["status"] != "skipped" {
+            lines.push(format!("{name} control: {}", control));
+        }
+    }
+    if lines.is_empty() {
+        "(every step passed or was skipped)".to_string()
+    } else {
+        lines.join("\n")
+    }
+}
