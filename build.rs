@@ -1,7 +1,7 @@
-// The lessons, manifests and Dockerfiles are embedded with include_dir; rebuild when
+// The lessons, manifests, Dockerfiles and exercise scaffolds are embedded with include_dir; rebuild when
 // any of them changes.
 fn main() {
-    for dir in ["lessons", "manifests", "dockerfiles"] {
+    for dir in ["lessons", "manifests", "dockerfiles", "exercises"] {
         println!("cargo:rerun-if-changed={dir}");
     }
 }

@@ -4,10 +4,10 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use nonroot_lab::engine::Stream;
 use nonroot_lab::lesson::LabFiles;
+use nonroot_lab::progress::Progress;
 use nonroot_lab::runner::Event;
 use nonroot_lab::tui::app::{App, Msg};
 use nonroot_lab::tui::keys::Key;
-use nonroot_lab::tui::progress::Progress;
 use nonroot_lab::tui::theme::Theme;
 use nonroot_lab::tui::view;
 use ratatui::backend::TestBackend;

@@ -78,6 +78,24 @@ pub fn check(expect: &Expect, outcome: &Outcome) -> CheckResult {
         Expect::HostFile(want) => check_host_file(&kind, want, outcome),
         Expect::Capabilities(want) => check_capabilities(&kind, want, &outcome.stdout),
         Expect::PortFloor(want) => check_port_floor(&kind, want, outcome),
+        Expect::Running(want) => {
+            let word = |r: bool| if r { "running" } else { "not running" };
+            let actual = match (outcome.running, outcome.exit_code) {
+                (Some(true), _) => "running".to_string(),
+                (Some(false), Some(code)) => format!("not running (exited with {code})"),
+                (Some(false), None) => outcome
+                    .notes
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "not running".to_string()),
+                (None, _) => "not a container the learner ran".to_string(),
+            };
+            result(
+                outcome.running == Some(*want),
+                word(*want).to_string(),
+                actual,
+            )
+        }
         Expect::NoRootProcesses(want) => {
             let Some(procs) = &outcome.processes else {
                 return result(

@@ -406,3 +406,22 @@ fn a_bind_must_agree_with_the_port_floor() {
     assert!(!check(&at(80), &no_floor).passed);
     assert!(check(&at(5000), &out(&floor("1024", "bound port 5000\n"), "", 0)).passed);
 }
+
+#[test]
+fn running_reads_the_learners_container_state() {
+    let mut o = Outcome {
+        running: Some(true),
+        ..Default::default()
+    };
+    assert!(check(&Expect::Running(true), &o).passed);
+    assert!(!check(&Expect::Running(false), &o).passed);
+    o.running = Some(false);
+    o.exit_code = Some(13);
+    let r = check(&Expect::Running(true), &o);
+    assert!(!r.passed);
+    assert_eq!(r.actual, "not running (exited with 13)");
+    // Not a learner's container at all: never passes either way.
+    o.running = None;
+    assert!(!check(&Expect::Running(true), &o).passed);
+    assert!(!check(&Expect::Running(false), &o).passed);
+}

@@ -61,8 +61,23 @@ pub enum Command {
         /// A lab folder; the built-in lessons when absent.
         dir: Option<PathBuf>,
     },
-    /// List the lessons and their steps.
-    List,
+    /// List the lessons and their steps; exercises are marked `[your turn]`.
+    List {
+        #[arg(long, value_enum, default_value_t = DoctorFormat::Human)]
+        format: DoctorFormat,
+    },
+    /// Check your work on an exercise ("Your turn"): exit 0 passed, 1 not yet, 2 cannot
+    /// check.
+    Check {
+        /// The lesson, by id or number (`04-images`, `04`).
+        lesson: String,
+        /// The exercise step's id (`nonroot-lab list` marks them `[your turn]`).
+        step: String,
+    },
+    /// Print an exercise's solution as a bash script to run in its workspace folder.
+    Solution { lesson: String, step: String },
+    /// Make a lesson's workspace (the exercises' starting files) and print its path.
+    Workspace { lesson: String },
     /// The non-root rules on your own Dockerfiles, images, manifests and running containers.
     Audit(AuditArgs),
     /// Remove what killed lab runs left on every engine (Docker, the remapped engine,

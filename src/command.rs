@@ -197,6 +197,10 @@ pub fn docker_equivalent(request: &Request) -> String {
                 image.clone(),
             ]),
         },
+        Request::InspectContainer { name } => format!(
+            "docker inspect --format '{{{{.State.Status}}}} {{{{.Config.User}}}}' {n} && docker logs {n}",
+            n = quote(name)
+        ),
         Request::InspectImage { image, files, .. } => {
             let mut text = format!(
                 "docker image inspect --format '{{{{.Config.User}}}}' {}",

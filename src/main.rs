@@ -10,7 +10,6 @@ use clap::Parser;
 use nonroot_lab::cli::{Cli, Command, DoctorFormat};
 use nonroot_lab::engine::Sweep;
 use nonroot_lab::images::ImageMap;
-use nonroot_lab::lesson::model::{EngineChoice, Platform};
 use nonroot_lab::lesson::LabFiles;
 use nonroot_lab::session::{Session, Wants};
 use nonroot_lab::{console, doctor, lesson, verify};
@@ -80,22 +79,17 @@ async fn run(cli: Cli) -> Result<u8> {
                 Ok(1)
             }
         }
-        Some(Command::List) => {
-            for l in files.lessons()? {
-                console::out(&format!("{}  {}\n", l.id, l.title));
-                for s in &l.steps {
-                    let platform = match (s.platform, s.engine) {
-                        (Platform::Docker, EngineChoice::Userns) => "docker-userns",
-                        (p, _) => p.name(),
-                    };
-                    let observed = if s.observe { "  [observed]" } else { "" };
-                    console::out(&format!(
-                        "    {platform:<13} {:<28} {}{observed}\n",
-                        s.id, s.title
-                    ));
-                }
-            }
-            Ok(0)
+        Some(Command::List { format }) => {
+            nonroot_lab::exercise_command::list(&files, format == DoctorFormat::Json)
+        }
+        Some(Command::Check { lesson, step }) => {
+            nonroot_lab::exercise_command::check(files, images, &kube_options, &lesson, &step).await
+        }
+        Some(Command::Solution { lesson, step }) => {
+            nonroot_lab::exercise_command::solution(&files, &images, &lesson, &step)
+        }
+        Some(Command::Workspace { lesson }) => {
+            nonroot_lab::exercise_command::workspace(&files, &images, &lesson)
         }
         Some(Command::Doctor { format }) => {
             // Every engine, whatever answers: each one's state is a finding. The

@@ -155,6 +155,10 @@ pub fn resolve(
             pull: !by_hand,
         }),
         Action::Audit(a) => Some(Request::Audit(audit_request(plan, a, by_hand, &image))),
+        Action::Exercise => None,
+        Action::InspectContainer(c) => Some(Request::InspectContainer {
+            name: c.name.clone(),
+        }),
         Action::Apply(a) => {
             let text = plan.files.text(&format!("manifests/{}", a.manifest))?;
             let mut object: serde_json::Value = crate::yaml::parse(text).ok()?;

@@ -231,7 +231,13 @@ fn start_order(plan: &Plan) -> Vec<usize> {
                     (_, EngineChoice::Userns) => 40,
                     (Action::Apply(_), _) => 15,
                     (Action::Run(_) | Action::Serve(_), _) => 4,
-                    (Action::InspectImage(_) | Action::Audit(_), _) => 1,
+                    (
+                        Action::InspectImage(_)
+                        | Action::Audit(_)
+                        | Action::Exercise
+                        | Action::InspectContainer(_),
+                        _,
+                    ) => 1,
                 })
                 .sum()
         };
@@ -269,10 +275,11 @@ async fn run_lesson(
     let mut reports: Vec<(usize, StepReport)> = Vec::new();
     let mut used_docker = false;
     for (step_index, step) in lesson.steps.iter().enumerate() {
-        if !selected(plan.only, lesson, step) {
+        let targeted = plan.target.as_ref().is_some_and(|t| t.step == step.id);
+        if !(selected(plan.only, lesson, step) || (targeted && step.exercise.is_some())) {
             continue;
         }
-        if plan.target.as_ref().is_some_and(|t| t.step != step.id) {
+        if plan.target.is_some() && !targeted {
             continue;
         }
         let checking = plan.target.as_ref().is_some_and(|t| t.mode == Mode::Check);
@@ -323,7 +330,8 @@ async fn run_lesson(
                 if !cancel.is_cancelled() =>
             {
                 let sink = sink(events, &lesson.id, &step.id);
-                let judged = verdict(audit_step::perform(&audit, None, &sink).await, expect);
+                let done = audit_step::perform(&audit, None, &sink).await;
+                let judged = verdict(done, expect, purpose == Purpose::HandCheck);
                 report.status = judged.status;
                 report.checks = judged.checks;
                 report.reason = judged.reason;
@@ -351,7 +359,37 @@ async fn run_lesson(
                     step: step.id.clone(),
                 };
                 let sink = sink(events, &lesson.id, &step.id);
-                let judged = judge(&engine, &request, &scope, step, expect, &sink, cancel).await;
+                let by_hand = purpose == Purpose::HandCheck;
+                let mut judged = judge(
+                    &engine, &request, &scope, step, expect, by_hand, &sink, cancel,
+                )
+                .await;
+                // A hand check may look at more than one thing (the image's user, then a
+                // file inside it): each part adds its checks, once those before it passed.
+                let parts = step.check.iter().flat_map(|c| &c.then);
+                for part in parts.filter(|_| by_hand) {
+                    if judged.status != Status::Passed || cancel.is_cancelled() {
+                        break;
+                    }
+                    let action = &part.action;
+                    let Some(request) =
+                        resolve(plan, lesson, step_index, action, purpose, &part.expect)
+                    else {
+                        continue;
+                    };
+                    let more = judge(
+                        &engine,
+                        &request,
+                        &scope,
+                        step,
+                        &part.expect,
+                        by_hand,
+                        &sink,
+                        cancel,
+                    )
+                    .await;
+                    judged = judged.and(more);
+                }
                 report.status = judged.status;
                 report.checks = judged.checks;
                 report.reason = judged.reason;
@@ -401,6 +439,23 @@ struct Judged {
     reason: Option<String>,
 }
 
+impl Judged {
+    /// Two parts of one check: every check counts, the worse status wins.
+    fn and(mut self, more: Judged) -> Judged {
+        self.status = match (self.status, more.status) {
+            (Status::Error, _) | (_, Status::Error) => Status::Error,
+            (Status::Passed, Status::Passed) => Status::Passed,
+            _ => Status::Failed,
+        };
+        self.checks.extend(more.checks);
+        self.reason = match (self.reason, more.reason) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
+        self
+    }
+}
+
 /// Ends a step on its engine: by `end` when the step finishes, or, when its task is
 /// dropped first (the run stopped, the runtime shut down), from `Drop` on a task of its
 /// own; the run's end removes anything that task does not.
@@ -434,12 +489,14 @@ impl Drop for StepGuard {
 /// Performs a resolved action within the step's time limit, removes what it created,
 /// and judges the outcome against `expect`. A panic inside the engine's work is the
 /// step's error, not the run's end.
+#[allow(clippy::too_many_arguments)]
 async fn judge(
     engine: &Arc<dyn Engine>,
     request: &Request,
     scope: &Scope,
     step: &Step,
     expect: &[Expect],
+    by_hand: bool,
     sink: &OutputSink,
     cancel: &CancellationToken,
 ) -> Judged {
@@ -472,12 +529,28 @@ async fn judge(
     };
     // Whatever happened, the step's containers go now.
     guard.end().await;
-    verdict(result, expect)
+    verdict(result, expect, by_hand)
 }
 
-/// The checks on an outcome, or the error that kept the step from having one.
-fn verdict(result: Result<crate::engine::Outcome, EngineError>, expect: &[Expect]) -> Judged {
+/// The checks on an outcome, or the error that kept the step from having one. In a hand
+/// check, an image that is not there is the learner's work not done yet: a failed check.
+fn verdict(
+    result: Result<crate::engine::Outcome, EngineError>,
+    expect: &[Expect],
+    by_hand: bool,
+) -> Judged {
     match result {
+        Err(EngineError::ImageUnavailable { image, .. }) if by_hand => Judged {
+            status: Status::Failed,
+            checks: vec![CheckResult {
+                check: "image".to_string(),
+                passed: false,
+                expected: format!("an image named `{image}` on the engine"),
+                actual: "no such image: make it first, as the task says".to_string(),
+                note: None,
+            }],
+            reason: None,
+        },
         Ok(outcome) => {
             let checks: Vec<CheckResult> = expect.iter().map(|e| check(e, &outcome)).collect();
             Judged {
@@ -583,7 +656,17 @@ async fn run_control(
         step: control_name(&step.id),
     };
     let sink = sink(events, &lesson.id, &scope.step);
-    let judged = judge(&engine, &request, &scope, step, &step.expect, &sink, cancel).await;
+    let judged = judge(
+        &engine,
+        &request,
+        &scope,
+        step,
+        &step.expect,
+        false,
+        &sink,
+        cancel,
+    )
+    .await;
     control.checks = judged.checks;
     control.reason = judged.reason;
     control.status = match judged.status {
@@ -626,6 +709,10 @@ pub fn selected(
     lesson: &Lesson,
     step: &crate::lesson::model::Step,
 ) -> bool {
+    // An exercise is the learner's to do: only `check` (a targeted step) runs it.
+    if step.exercise.is_some() {
+        return false;
+    }
     match only {
         None => true,
         Some(p) if p == step.platform => true,

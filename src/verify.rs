@@ -248,7 +248,8 @@ fn select(lessons: Vec<Lesson>, wanted: &[String]) -> Result<Vec<Lesson>> {
         .collect())
 }
 
-fn matches(lesson: &Lesson, wanted: &str) -> bool {
+/// A lesson named by its id or its number (`04-images`, `04`, `4`).
+pub fn matches(lesson: &Lesson, wanted: &str) -> bool {
     lesson.id == wanted
         || lesson.id.split('-').next() == Some(wanted)
         || lesson.id.trim_start_matches('0').split('-').next() == Some(wanted)

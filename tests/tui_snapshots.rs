@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use insta::assert_snapshot;
 use nonroot_lab::check::CheckResult;
 use nonroot_lab::lesson::{LabFiles, Platform};
+use nonroot_lab::progress::{By, Progress};
 use nonroot_lab::runner::{Event, Status, StepReport};
 use nonroot_lab::tui::app::{App, EngineStatus, Msg};
 use nonroot_lab::tui::keys::Key;
-use nonroot_lab::tui::progress::Progress;
 use nonroot_lab::tui::theme::Theme;
 use nonroot_lab::tui::view;
 use ratatui::backend::TestBackend;
@@ -48,9 +48,10 @@ fn markdown_lab() -> LabFiles {
 fn lesson_list_with_progress() {
     for size in SIZES {
         let mut a = app(LabFiles::embedded(), size);
-        a.progress.record("01-why-non-root", "root-sees-host", true);
         a.progress
-            .record("01-why-non-root", "user-4242-is-refused", true);
+            .record("01-why-non-root", "root-sees-host", true, By::Lab);
+        a.progress
+            .record("01-why-non-root", "user-4242-is-refused", true, By::Lab);
         a.update(Msg::Key(Key::Down));
         assert_snapshot!(format!("list_{}x{}", size.0, size.1), screen(&a));
     }
@@ -153,7 +154,7 @@ fn help_overlay_lists_every_key() {
         a.update(Msg::Key(Key::Help));
         let text = screen(&a);
         for (keys, _) in nonroot_lab::tui::keys::HELP {
-            assert!(text.contains(keys), "help lacks {keys}");
+            assert!(text.contains(keys), "help lacks {keys}:\n{text}");
         }
         assert_snapshot!(format!("help_{}x{}", size.0, size.1), text);
     }
@@ -189,4 +190,72 @@ fn an_observed_step_says_it_is_no_proof() {
     let after = screen(&a);
     assert!(after.contains("state: SEEN (0.4 s)"), "{after}");
     assert!(!after.contains("state: PASS"), "{after}");
+}
+
+/// Lesson 04 open on its exercise, with a workspace as the front end makes it.
+fn on_exercise(size: (u16, u16)) -> App {
+    use nonroot_lab::lesson::exercise::{render, Vars};
+    use nonroot_lab::tui::exercise::{ExerciseView, WorkspaceView};
+    let mut a = app(LabFiles::embedded(), size);
+    a.lesson = 3;
+    a.update(Msg::Key(Key::Open));
+    let lesson = a.lessons[3].clone();
+    let index = lesson
+        .steps
+        .iter()
+        .position(|s| s.exercise.is_some())
+        .unwrap();
+    while a.step < index {
+        a.update(Msg::Key(Key::NextStep));
+    }
+    let step = &lesson.steps[index];
+    let exercise = step.exercise.as_ref().unwrap();
+    let dir =
+        std::path::PathBuf::from("/home/learner/.local/share/nonroot-lab/workspace/04-images");
+    let vars: Vars = [
+        ("image", "my-numeric-user"),
+        ("workspace", dir.to_str().unwrap()),
+        ("id", "3f6f7c911053"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let view = ExerciseView {
+        task: render(&exercise.task, &vars).unwrap(),
+        solution: format!(
+            "# the solution\n{}docker build -t my-numeric-user .\n",
+            exercise.solution
+        ),
+        edit: dir.join("Dockerfile"),
+    };
+    a.workspaces.insert(
+        lesson.id.clone(),
+        WorkspaceView {
+            dir,
+            exercises: [(step.id.clone(), view)].into_iter().collect(),
+            error: None,
+        },
+    );
+    a
+}
+
+#[test]
+fn the_exercise_panel_shows_the_task_and_the_workspace() {
+    for size in SIZES {
+        let a = on_exercise(size);
+        assert_snapshot!(format!("exercise_{}x{}", size.0, size.1), screen(&a));
+    }
+}
+
+#[test]
+fn back_from_the_shell_with_the_solution_shown() {
+    for size in SIZES {
+        let mut a = on_exercise(size);
+        a.update(Msg::Resumed {
+            what: "the shell".into(),
+            result: Ok(0),
+        });
+        a.update(Msg::Key(Key::Solution));
+        assert_snapshot!(format!("exercise_back_{}x{}", size.0, size.1), screen(&a));
+    }
 }

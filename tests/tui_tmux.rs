@@ -116,10 +116,11 @@ async fn run_a_docker_step_to_passed_in_a_real_terminal() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let progress = std::fs::read_to_string(state.path().join("nonroot-lab/progress.json")).unwrap();
-    assert!(
-        progress.contains("\"root-sees-host\": \"passed\""),
-        "{progress}"
-    );
+    let progress: serde_json::Value = serde_json::from_str(&progress).unwrap();
+    let record = &progress["steps"]["01-why-non-root"]["root-sees-host"];
+    assert_eq!(record["status"], "passed", "{progress}");
+    // The lab ran it: the learner watched.
+    assert_eq!(record["by"], "lab", "{progress}");
     assert!(labelled_containers(&format!("label=nonroot-lab.pid={pid}")).is_empty());
     let log = std::fs::read_to_string(state.path().join("nonroot-lab/lab.log")).unwrap();
     assert!(log.contains("Run 01-why-non-root/root-sees-host"), "{log}");
@@ -227,5 +228,117 @@ impl Drop for KillOnDrop {
         let _ = Command::new("pkill").args(["-KILL", "-P", &id]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// Lesson 04's exercise as a learner does it: no editor set (a clear line), `!` for a
+/// shell in the workspace, the Dockerfile fixed and built there, `exit`, then `c`: PASS,
+/// and the progress says the learner did it.
+#[tokio::test]
+async fn your_turn_through_the_shell_to_a_passed_check() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but no tmux"
+        );
+        eprintln!("skipped: no tmux");
+        return;
+    }
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let tmux = Tmux {
+        socket: format!("nonroot-lab-ex-{}", std::process::id()),
+    };
+    let prefix = format!("tmux{}-", std::process::id());
+    let image = format!("{prefix}my-numeric-user");
+    let _image_goes = RemoveImage(image.clone());
+    let images = image_map_path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    // No EDITOR or VISUAL; bash as the learner's shell.
+    let command = format!(
+        "env -u EDITOR -u VISUAL SHELL=/bin/bash NONROOT_LAB_IMAGES='{images}' \
+         XDG_STATE_HOME='{home}/state' XDG_DATA_HOME='{home}/data' NONROOT_LAB_EXERCISE_PREFIX='{prefix}' '{}'",
+        env!("CARGO_BIN_EXE_nonroot-lab"),
+        home = home.path().display(),
+    );
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "lab",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &command,
+    ]);
+    tmux.wait_for("Lessons", 10);
+    // Lesson 04, then its last step: the exercise.
+    tmux.cmd(&["send-keys", "-t", "lab", "j", "j", "j", "Enter"]);
+    tmux.wait_for("Non-root from images", 10);
+    for _ in 0..20 {
+        tmux.cmd(&["send-keys", "-t", "lab", "n"]);
+    }
+    let screen = tmux.wait_for("state: your turn", 10);
+    let workspace = home.path().join("data/nonroot-lab/workspace/04-images");
+    assert!(screen.contains("Your workspace"), "{screen}");
+    assert!(
+        screen.contains(&image),
+        "the task names the image: {screen}"
+    );
+    tmux.cmd(&["send-keys", "-t", "lab", "e"]);
+    let screen = tmux.wait_for("no editor", 5);
+    assert!(screen.contains("$EDITOR"), "{screen}");
+    // The shell, in the workspace.
+    tmux.cmd(&["send-keys", "-t", "lab", "!"]);
+    let screen = tmux.wait_for("Type `exit` to come back", 10);
+    // Let the shell draw its prompt before typing into it.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        screen.contains(&workspace.display().to_string()),
+        "{screen}"
+    );
+    tmux.cmd(&[
+        "send-keys",
+        "-t",
+        "lab",
+        &format!("sed -i 's/^USER www-data$/USER 4242/' Dockerfile && docker build -q -t {image} . && echo BUILT"),
+        "Enter",
+    ]);
+    tmux.wait_for("BUILT", 60);
+    tmux.cmd(&["send-keys", "-t", "lab", "exit", "Enter"]);
+    // Back in the lab, redrawn whole.
+    let screen = tmux.wait_for("back from the shell", 10);
+    assert!(screen.contains("Your workspace"), "{screen}");
+    assert!(!screen.contains("BUILT"), "{screen}");
+    tmux.cmd(&["send-keys", "-t", "lab", "c"]);
+    let screen = tmux.wait_for("state: PASS", 60);
+    assert!(screen.contains("1 by you"), "{screen}");
+    tmux.cmd(&["send-keys", "-t", "lab", "q"]);
+    let progress = home.path().join("state/nonroot-lab/progress.json");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&progress)
+        .unwrap_or_default()
+        .contains("your-turn-numeric-user")
+    {
+        assert!(Instant::now() < deadline, "progress never saved");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&progress).unwrap()).unwrap();
+    let record = &json["steps"]["04-images"]["your-turn-numeric-user"];
+    assert_eq!(record["status"], "passed", "{json}");
+    assert_eq!(record["by"], "learner", "{json}");
+}
+
+/// Removes the learner's image when the test ends, passed or not.
+struct RemoveImage(String);
+
+impl Drop for RemoveImage {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
     }
 }

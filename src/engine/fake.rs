@@ -53,6 +53,7 @@ fn describe(request: &Request) -> String {
             args.get("BASE").map(String::as_str).unwrap_or("")
         ),
         Request::InspectImage { image, .. } => format!("inspect {image}"),
+        Request::InspectContainer { name } => format!("inspect container {name}"),
         Request::Audit(_) => "audit".into(),
         Request::Apply { object, .. } => format!(
             "apply {}",

@@ -53,6 +53,10 @@ pub enum Request {
         /// a missing image then is the finding, not something to fetch.
         pull: bool,
     },
+    /// A container the learner ran by hand, read as it is and never changed.
+    InspectContainer {
+        name: String,
+    },
     /// The auditor on one target, with the lab's files already read.
     Audit(AuditRequest),
     /// A Kubernetes object (Pod or Deployment) with its images resolved.
@@ -118,6 +122,8 @@ pub struct Outcome {
     pub findings: Option<Vec<crate::audit::Finding>>,
     /// The files of the step's scratch folder, read from the host's side.
     pub host_files: Option<Vec<HostFile>>,
+    /// Whether a container the learner ran is still running.
+    pub running: Option<bool>,
     /// Facts worth telling the learner (e.g. "exited before answering").
     pub notes: Vec<String>,
 }

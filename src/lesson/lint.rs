@@ -93,7 +93,7 @@ pub fn lint(files: &LabFiles, images: &ImageMap) -> Vec<Diagnostic> {
     out
 }
 
-fn at(file: &str, pos: Pos, message: String) -> Diagnostic {
+pub(super) fn at(file: &str, pos: Pos, message: String) -> Diagnostic {
     Diagnostic {
         file: file.to_string(),
         line: pos.line,
@@ -138,16 +138,6 @@ fn lint_lesson(
                 format!("duplicate step id `{}` in lesson `{}`", step.id, lesson.id),
             ));
         }
-        if step.expect.is_empty() {
-            out.push(at(
-                file,
-                step_pos,
-                format!(
-                    "step `{}` has no expectation: add `expect:` with what must be true",
-                    step.id
-                ),
-            ));
-        }
         if !sections.iter().any(|h| h == &step.section) {
             out.push(at(
                 file,
@@ -155,6 +145,33 @@ fn lint_lesson(
                 format!(
                     "step `{}` names section `{}`, which is not a heading of {}",
                     step.id, step.section, lesson.text
+                ),
+            ));
+        }
+        if let Some(exercise) = &step.exercise {
+            super::exercise_lint::lint_exercise(
+                files, images, lesson, step, exercise, file, text, start, out,
+            );
+            continue;
+        }
+        if matches!(step.action, Action::Exercise) {
+            out.push(at(
+                file,
+                step_pos,
+                format!(
+                    "step `{}` has no `action:`: say what the lab performs (or make it an `exercise:`)",
+                    step.id
+                ),
+            ));
+            continue;
+        }
+        if step.expect.is_empty() {
+            out.push(at(
+                file,
+                step_pos,
+                format!(
+                    "step `{}` has no expectation: add `expect:` with what must be true",
+                    step.id
                 ),
             ));
         }
@@ -270,6 +287,15 @@ fn lint_action(
         image(name);
     }
     match action {
+        Action::Exercise => {}
+        Action::InspectContainer(_) => out.push(at(
+            file,
+            find("inspect_container", ""),
+            format!(
+                "step `{}`: `inspect_container` reads what the learner ran by hand: use it in `check:` of an exercise",
+                step.id
+            ),
+        )),
         Action::Run(c) | Action::Serve(c) => {
             let serve = matches!(action, Action::Serve(_));
             if serve && c.port.is_none() {
@@ -536,7 +562,10 @@ fn command_text(files: &LabFiles, action: &Action) -> String {
             .unwrap_or("")
             .to_string(),
         Action::Apply(a) => a.exec.join(" "),
-        Action::InspectImage(_) | Action::Audit(_) => String::new(),
+        Action::InspectImage(_)
+        | Action::Audit(_)
+        | Action::Exercise
+        | Action::InspectContainer(_) => String::new(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Where lesson files come from: embedded in the binary, or a folder given with
-//! `--lessons DIR` (for authors), laid out as `lessons/`, `manifests/`, `dockerfiles/`.
+//! `--lessons DIR` (for authors), laid out as `lessons/`, `manifests/`, `dockerfiles/`
+//! and `exercises/` (the scaffolds, one folder per lesson).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,8 +13,9 @@ use crate::yaml;
 static EMBEDDED_LESSONS: Dir = include_dir!("$CARGO_MANIFEST_DIR/lessons");
 static EMBEDDED_MANIFESTS: Dir = include_dir!("$CARGO_MANIFEST_DIR/manifests");
 static EMBEDDED_DOCKERFILES: Dir = include_dir!("$CARGO_MANIFEST_DIR/dockerfiles");
+static EMBEDDED_EXERCISES: Dir = include_dir!("$CARGO_MANIFEST_DIR/exercises");
 
-const FOLDERS: [&str; 3] = ["lessons", "manifests", "dockerfiles"];
+const FOLDERS: [&str; 4] = ["lessons", "manifests", "dockerfiles", "exercises"];
 
 /// Every file the lab is made of, keyed by a path relative to the lab's root
 /// (`lessons/01-why.yaml`, `dockerfiles/Dockerfile-1`).
@@ -48,6 +50,7 @@ impl LabFiles {
             &EMBEDDED_LESSONS,
             &EMBEDDED_MANIFESTS,
             &EMBEDDED_DOCKERFILES,
+            &EMBEDDED_EXERCISES,
         ]) {
             collect_embedded(dir, folder, &mut files);
         }
@@ -71,7 +74,7 @@ impl LabFiles {
             dir.to_path_buf()
         };
         read_folder(&lessons_dir, "lessons", &mut files)?;
-        for folder in ["manifests", "dockerfiles"] {
+        for folder in ["manifests", "dockerfiles", "exercises"] {
             let path = root.join(folder);
             if path.is_dir() {
                 read_folder(&path, folder, &mut files)?;

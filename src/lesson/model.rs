@@ -64,6 +64,8 @@ pub struct Step {
     pub section: String,
     #[serde(default)]
     pub platform: Platform,
+    /// What the lab performs; an exercise step's is `exercise` (the learner's work).
+    #[serde(default = "Action::exercise")]
     pub action: Action,
     #[serde(default)]
     pub expect: Vec<Expect>,
@@ -96,6 +98,10 @@ pub struct Step {
     /// engine with user-namespace remapping (`userns`, from `NONROOT_LAB_USERNS_HOST`).
     #[serde(default)]
     pub engine: EngineChoice,
+    /// "Your turn": a task the learner does by hand in the lesson's workspace, judged by
+    /// `check:`. The lab never performs it; `verify` leaves it to `nonroot-lab check`.
+    #[serde(default)]
+    pub exercise: Option<super::exercise::Exercise>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, Default)]
@@ -211,6 +217,18 @@ pub struct HandCheck {
     /// Image names here are taken literally when the image map does not know them.
     pub action: Action,
     pub expect: Vec<Expect>,
+    /// More evidence for the same check, judged in order (the image's files, then a
+    /// file inside it), each once those before it passed: the check passes only when
+    /// every part does.
+    #[serde(default)]
+    pub then: Vec<CheckPart>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckPart {
+    pub action: Action,
+    pub expect: Vec<Expect>,
 }
 
 /// What a step does. Commands are always argv arrays, never shell strings built
@@ -230,9 +248,25 @@ pub enum Action {
     Apply(ApplySpec),
     /// Run the auditor (`nonroot-lab audit`) on a Dockerfile, a manifest or an image.
     Audit(AuditSpec),
+    /// Read a container the learner ran by hand (in a check): its output, exit code,
+    /// whether it runs, and its user. Never changes it.
+    InspectContainer(InspectContainerSpec),
+    /// Nothing the lab performs: the learner's own work, in an exercise step.
+    Exercise,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InspectContainerSpec {
+    /// The name the task gave the container.
+    pub name: String,
 }
 
 impl Action {
+    fn exercise() -> Action {
+        Action::Exercise
+    }
+
     /// The logical images the action names (its image, a build's `BASE`, an audit's
     /// image and base); a manifest's own images are the manifest's business. Lint checks
     /// they are known, `verify` makes sure they are on the engine before it starts.
@@ -243,6 +277,7 @@ impl Action {
             Action::InspectImage(i) => vec![i.image.as_str()],
             Action::Apply(_) => vec![],
             Action::Audit(a) => a.base.iter().chain(&a.image).map(String::as_str).collect(),
+            Action::Exercise | Action::InspectContainer(_) => vec![],
         }
     }
 
@@ -254,6 +289,8 @@ impl Action {
             Action::InspectImage(_) => "inspect_image",
             Action::Apply(_) => "apply",
             Action::Audit(_) => "audit",
+            Action::Exercise => "exercise",
+            Action::InspectContainer(_) => "inspect_container",
         }
     }
 }
@@ -454,6 +491,8 @@ pub enum Expect {
     Sysctl(SysctlExpect),
     /// No process in the running container runs as uid 0.
     NoRootProcesses(bool),
+    /// The learner's container is still running (a server), or has ended.
+    Running(bool),
     /// The audit's findings: rules present, rules absent, nothing at or above a severity.
     Findings(FindingsExpect),
     /// A file in the step's scratch folder, as the host sees it.
@@ -482,6 +521,7 @@ impl Expect {
             Expect::SetuidRoot(_) => "setuid_root",
             Expect::Sysctl(_) => "sysctl",
             Expect::NoRootProcesses(_) => "no_root_processes",
+            Expect::Running(_) => "running",
             Expect::Findings(_) => "findings",
             Expect::HostFile(_) => "host_file",
             Expect::Capabilities(_) => "capabilities",

@@ -8,10 +8,10 @@ use ratatui::text::Line;
 
 use super::keys::Key;
 use super::markdown;
-use super::progress::Progress;
 use super::theme::Theme;
 use crate::engine::Stream;
 use crate::lesson::Lesson;
+use crate::progress::{By, Progress};
 use crate::runner::{Event, Mode, Status, StepReport};
 
 /// Output lines kept for the output pane; older ones scroll away.
@@ -66,6 +66,13 @@ pub enum Msg {
     /// The runner finished (or could not start) the requested step.
     RunEnded,
     Engine(EngineStatus),
+    /// Back from the editor or the shell the lab stepped aside for.
+    Resumed {
+        what: String,
+        result: Result<i32, String>,
+    },
+    /// An exercise's check did not start: why, line by line (a file that does not parse).
+    CheckRefused(Vec<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +84,22 @@ pub enum Effect {
     },
     SaveProgress,
     Quit,
+    /// Step aside for the learner's editor on this file, then come back.
+    Edit {
+        file: std::path::PathBuf,
+    },
+    /// Step aside for the learner's shell in this folder, then come back.
+    Shell {
+        dir: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LessonProgress {
+    pub passed: usize,
+    /// Passed by the learner's own work (`c`), not by the lab running the step.
+    pub by_you: usize,
+    pub all: usize,
 }
 
 pub struct App {
@@ -109,6 +132,8 @@ pub struct App {
     /// The open lesson's text rendered for the current width, and for which.
     pub text_lines: Vec<Line<'static>>,
     text_key: Option<(usize, u16)>,
+    /// Each lesson's workspace, by lesson id, as the front end made it at start.
+    pub workspaces: std::collections::HashMap<String, super::exercise::WorkspaceView>,
 }
 
 impl App {
@@ -138,6 +163,7 @@ impl App {
             commands: Default::default(),
             text_lines: Vec::new(),
             text_key: None,
+            workspaces: Default::default(),
         };
         if let Some((lesson, _)) = app.progress.last.clone() {
             if let Some(i) = app.lessons.iter().position(|l| l.id == lesson) {
@@ -151,15 +177,15 @@ impl App {
         self.lessons.get(self.lesson)
     }
 
-    /// Steps passed and all steps of a lesson.
-    pub fn lesson_progress(&self, index: usize) -> (usize, usize) {
+    /// A lesson's steps: passed, passed by the learner's own work, and all.
+    pub fn lesson_progress(&self, index: usize) -> LessonProgress {
         let lesson = &self.lessons[index];
-        let passed = lesson
-            .steps
-            .iter()
-            .filter(|s| self.progress.passed(&lesson.id, &s.id))
-            .count();
-        (passed, lesson.steps.len())
+        let count = |f: &dyn Fn(&str) -> bool| lesson.steps.iter().filter(|s| f(&s.id)).count();
+        LessonProgress {
+            passed: count(&|s| self.progress.passed(&lesson.id, s)),
+            by_you: count(&|s| self.progress.done_by_learner(&lesson.id, s)),
+            all: lesson.steps.len(),
+        }
     }
 
     /// The first step of a lesson not yet passed.
@@ -215,7 +241,7 @@ impl App {
         self.size.1.saturating_sub(4).max(1) as usize
     }
 
-    fn output_add(&mut self, stream: Stream, text: String) {
+    pub(super) fn output_add(&mut self, stream: Stream, text: String) {
         self.output.push(OutputLine { stream, text });
         if self.output.len() > OUTPUT_LIMIT {
             let drop = self.output.len() - OUTPUT_LIMIT;
@@ -252,6 +278,8 @@ impl App {
                 vec![]
             }
             Msg::Key(key) => self.on_key(key),
+            Msg::Resumed { what, result } => self.on_resumed(&what, result),
+            Msg::CheckRefused(lines) => self.on_check_refused(lines),
         }
     }
 
@@ -276,7 +304,9 @@ impl App {
                 self.running = None;
                 let passed = report.status == Status::Passed;
                 if matches!(report.status, Status::Passed | Status::Failed) {
-                    self.progress.record(&report.lesson, &report.step, passed);
+                    let by = if checking { By::Learner } else { By::Lab };
+                    self.progress
+                        .record(&report.lesson, &report.step, passed, by);
                 }
                 self.message = Some(match report.status {
                     Status::Passed if checking => format!("✓ checked: {}", report.title),
@@ -429,7 +459,9 @@ impl App {
             }
             Key::Top => self.scroll(self.focus, true, usize::MAX / 2),
             Key::Bottom => self.scroll(self.focus, false, usize::MAX / 2),
-            Key::Solution => self.show_solution = !self.show_solution,
+            Key::Solution => return self.toggle_solution(),
+            Key::Edit => return self.edit(),
+            Key::Shell => return self.shell(),
             Key::Open | Key::Run => return self.start(Mode::Run),
             Key::Check => return self.start(Mode::Check),
             _ => {}
@@ -468,6 +500,13 @@ impl App {
         let Some(step) = self.current().and_then(|l| l.steps.get(self.step)).cloned() else {
             return vec![];
         };
+        if mode == Mode::Run && step.exercise.is_some() {
+            self.message = Some(
+                "your turn: the lab does not do this one; e edits, ! opens a shell, c checks"
+                    .into(),
+            );
+            return vec![];
+        }
         if mode == Mode::Check && step.check.is_none() {
             self.message = Some("this step has nothing to check by hand: press r to run it".into());
             return vec![];

@@ -42,7 +42,12 @@ fn report(app: &App, status: Status) -> StepReport {
 #[test]
 fn opening_a_lesson_selects_the_next_step_to_do_and_scrolls_to_its_section() {
     let mut a = app();
-    a.progress.record("01-why-non-root", "root-sees-host", true);
+    a.progress.record(
+        "01-why-non-root",
+        "root-sees-host",
+        true,
+        crate::progress::By::Lab,
+    );
     assert_eq!(a.update(Msg::Key(Key::Open)), vec![]);
     assert_eq!(a.screen, Screen::Lesson);
     assert_eq!(a.step, 1, "the first step not yet passed");
@@ -88,7 +93,10 @@ fn run_asks_the_runner_and_the_report_updates_progress() {
     assert_eq!(effects, vec![Effect::SaveProgress]);
     assert!(a.running.is_none());
     assert!(a.progress.passed("01-why-non-root", "root-sees-host"));
-    assert_eq!(a.lesson_progress(0), (1, 3));
+    assert_eq!(
+        (a.lesson_progress(0).passed, a.lesson_progress(0).all),
+        (1, 4)
+    );
 }
 
 #[test]
@@ -234,9 +242,18 @@ fn output_is_bounded_and_scrolls_from_the_bottom() {
 #[test]
 fn resetting_progress() {
     let mut a = app();
-    a.progress.record("01-why-non-root", "root-sees-host", true);
-    a.progress
-        .record("02-ports", "port-80-at-engine-floor", true);
+    a.progress.record(
+        "01-why-non-root",
+        "root-sees-host",
+        true,
+        crate::progress::By::Lab,
+    );
+    a.progress.record(
+        "02-ports",
+        "port-80-at-engine-floor",
+        true,
+        crate::progress::By::Lab,
+    );
     assert_eq!(
         a.update(Msg::Key(Key::ResetLesson)),
         vec![Effect::SaveProgress]
@@ -245,4 +262,114 @@ fn resetting_progress() {
     assert!(a.progress.passed("02-ports", "port-80-at-engine-floor"));
     a.update(Msg::Key(Key::ResetAll));
     assert!(a.progress.steps.is_empty());
+}
+
+/// Lesson 04 open on its exercise, its workspace made at `/ws/04-images`.
+fn on_exercise() -> App {
+    use crate::tui::exercise::{ExerciseView, WorkspaceView};
+    let mut a = app();
+    a.lesson = 3;
+    a.update(Msg::Key(Key::Open));
+    let index = a.lessons[3]
+        .steps
+        .iter()
+        .position(|s| s.exercise.is_some())
+        .unwrap();
+    while a.step < index {
+        a.update(Msg::Key(Key::NextStep));
+    }
+    let step = a.lessons[3].steps[index].id.clone();
+    let view = ExerciseView {
+        task: "make it".into(),
+        solution: "fix\nbuild\n".into(),
+        edit: "/ws/04-images/Dockerfile".into(),
+    };
+    a.workspaces.insert(
+        "04-images".into(),
+        WorkspaceView {
+            dir: "/ws/04-images".into(),
+            exercises: [(step, view)].into_iter().collect(),
+            error: None,
+        },
+    );
+    a
+}
+
+#[test]
+fn edit_and_shell_work_on_an_exercise_and_say_why_not_elsewhere() {
+    let mut a = app();
+    a.update(Msg::Key(Key::Open));
+    assert_eq!(a.update(Msg::Key(Key::Edit)), vec![]);
+    assert!(a.message.as_deref().unwrap().contains("Your turn step"));
+    assert_eq!(a.update(Msg::Key(Key::Shell)), vec![]);
+    let mut a = on_exercise();
+    assert_eq!(
+        a.update(Msg::Key(Key::Edit)),
+        vec![Effect::Edit {
+            file: "/ws/04-images/Dockerfile".into()
+        }]
+    );
+    assert_eq!(
+        a.update(Msg::Key(Key::Shell)),
+        vec![Effect::Shell {
+            dir: "/ws/04-images".into()
+        }]
+    );
+    a.update(Msg::Resumed {
+        what: "the shell".into(),
+        result: Ok(0),
+    });
+    assert!(a.message.as_deref().unwrap().contains("press c to check"));
+    // A workspace that could not be made: the keys say why instead.
+    a.workspaces.get_mut("04-images").unwrap().error = Some("/ws: read-only".into());
+    assert_eq!(a.update(Msg::Key(Key::Shell)), vec![]);
+    assert!(a.message.as_deref().unwrap().contains("/ws: read-only"));
+}
+
+#[test]
+fn an_exercise_is_checked_never_run_and_its_solution_is_recorded_when_shown() {
+    let mut a = on_exercise();
+    assert_eq!(a.update(Msg::Key(Key::Run)), vec![]);
+    assert!(a.message.as_deref().unwrap().contains("your turn"));
+    let step = a.lessons[3].steps[a.step].id.clone();
+    assert!(!a
+        .progress
+        .step("04-images", &step)
+        .is_some_and(|s| s.solution_shown));
+    assert_eq!(
+        a.update(Msg::Key(Key::Solution)),
+        vec![Effect::SaveProgress]
+    );
+    assert!(a.progress.step("04-images", &step).unwrap().solution_shown);
+    // Hiding it again records nothing more.
+    assert_eq!(a.update(Msg::Key(Key::Solution)), vec![]);
+    let effects = a.update(Msg::Key(Key::Check));
+    assert_eq!(
+        effects,
+        vec![Effect::Run {
+            lesson: 3,
+            step: step.clone(),
+            mode: Mode::Check
+        }]
+    );
+    let finished = report(&a, Status::Passed);
+    a.update(Msg::Runner(Event::StepFinished(Box::new(finished))));
+    assert!(a.progress.done_by_learner("04-images", &step));
+    assert_eq!(a.lesson_progress(3).by_you, 1);
+}
+
+#[test]
+fn a_check_refused_before_it_ran_ends_the_run_and_shows_where() {
+    let mut a = on_exercise();
+    a.update(Msg::Key(Key::Check));
+    assert!(a.running.is_some());
+    a.update(Msg::CheckRefused(vec![
+        "/ws/04-images/Dockerfile:2: unknown instruction `USRE`".into(),
+    ]));
+    assert!(a.running.is_none());
+    assert!(a.message.as_deref().unwrap().contains("Dockerfile:2"));
+    assert!(a
+        .output
+        .iter()
+        .any(|l| l.text.contains("unknown instruction")));
 }

@@ -1,7 +1,7 @@
 //! The lab's own log, `lab.log` in the state folder beside the progress file: what the
 //! TUI did and what its engines said, since the screen is never written to.
 
-use super::progress::state_dir;
+use crate::progress::state_dir;
 
 /// Appends a line to the log in the state folder; the screen is never written to.
 pub fn append(line: &str) {

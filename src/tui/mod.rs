@@ -3,10 +3,11 @@
 //! messages (see `app` for the state machine, `view` for drawing).
 
 pub mod app;
+pub mod exercise;
 pub mod keys;
 pub mod log;
 pub mod markdown;
-pub mod progress;
+mod suspend;
 pub mod theme;
 pub mod view;
 
@@ -27,11 +28,13 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::kube::KubeOptions;
 use crate::engine::labels;
 use crate::images::ImageMap;
+use crate::lesson::exercise::render;
 use crate::lesson::LabFiles;
+use crate::progress::Progress;
 use crate::runner::{self, Plan, Target};
 use crate::session::{Notice, Notify, Session, Want, Wants};
+use crate::workspace::{self, Workspace};
 use app::{App, Effect, EngineStatus, Msg};
-use progress::Progress;
 use theme::Theme;
 
 /// Frames per second of the spinner and elapsed time while a step runs.
@@ -80,6 +83,7 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
         (size.width, size.height),
     );
     app.commands = commands;
+    app.workspaces = exercise_workspaces(&files, &app.lessons, &images);
     app.kube_context = crate::doctor::kube_context(&kube_options);
     log::append(&format!("start run {run_id}"));
     terminal.draw(|f| view::draw(f, &app))?;
@@ -110,6 +114,11 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // Ctrl-C or Ctrl-\ typed in the learner's shell (`!`) reaches the lab too: taking
+    // these signals over keeps the lab alive; in raw mode they are keys anyway.
+    let _keep_on_interrupt =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let _keep_on_quit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::quit())?;
     let mut quit = false;
     while !quit {
         terminal.draw(|f| view::draw(f, &app))?;
@@ -135,6 +144,41 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
             for effect in app.update(msg) {
                 match effect {
                     Effect::Quit => quit = true,
+                    Effect::Edit { file } => {
+                        let Some(editor) = suspend::editor() else {
+                            app.message = Some(format!(
+                                "no editor: set $VISUAL or $EDITOR (export EDITOR=nano), or edit {} in another terminal",
+                                file.display()
+                            ));
+                            continue;
+                        };
+                        // Stop reading keys while the editor has the terminal.
+                        drop(std::mem::replace(&mut keys, EventStream::new()));
+                        let banner = format!("nonroot-lab: {editor} {}", file.display());
+                        let result = suspend::step_aside(
+                            &mut terminal,
+                            &banner,
+                            suspend::edit_command(&editor, &file),
+                        );
+                        let what = format!("the editor ({editor})");
+                        app.update(Msg::Resumed { what, result });
+                    }
+                    Effect::Shell { dir } => {
+                        drop(std::mem::replace(&mut keys, EventStream::new()));
+                        let banner = format!(
+                            "nonroot-lab: a shell in your workspace {}\nType `exit` to come back to the lab.",
+                            dir.display()
+                        );
+                        let result = suspend::step_aside(
+                            &mut terminal,
+                            &banner,
+                            suspend::shell_command(&dir),
+                        );
+                        app.update(Msg::Resumed {
+                            what: "the shell".into(),
+                            result,
+                        });
+                    }
                     Effect::SaveProgress => {
                         if let Err(e) = app.progress.save() {
                             log::append(&format!("cannot save progress: {e}"));
@@ -142,8 +186,16 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
                     }
                     Effect::Run { lesson, step, mode } => {
                         log::append(&format!("{mode:?} {}/{step}", app.lessons[lesson].id));
-                        let plan =
-                            plan_for(app.lessons[lesson].clone(), Some(Target { step, mode }));
+                        // An exercise is checked against the learner's workspace.
+                        let prepared =
+                            match checked_lesson(&files, &app.lessons[lesson], &step, &images) {
+                                Ok(l) => l,
+                                Err(lines) => {
+                                    app.update(Msg::CheckRefused(lines));
+                                    continue;
+                                }
+                            };
+                        let plan = plan_for(prepared, Some(Target { step, mode }));
                         let engines = session.engines();
                         let (etx, mut erx) = mpsc::unbounded_channel();
                         let handle = runner::spawn(plan, engines, cancel.child_token(), etx);
@@ -172,6 +224,75 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
     drop(terminal);
     log::append(&format!("end run {run_id}"));
     Ok(0)
+}
+
+/// Every lesson's workspace, made now (the scaffold copied where the learner has no
+/// file yet), with each exercise's task and solution filled in; or why it cannot be.
+fn exercise_workspaces(
+    files: &LabFiles,
+    lessons: &[crate::lesson::Lesson],
+    images: &ImageMap,
+) -> std::collections::HashMap<String, exercise::WorkspaceView> {
+    let mut views = std::collections::HashMap::new();
+    for lesson in lessons
+        .iter()
+        .filter(|l| l.steps.iter().any(|s| s.exercise.is_some()))
+    {
+        let view = match Workspace::ensure(files, lesson, images) {
+            Ok(ws) => {
+                let mut exercises = std::collections::HashMap::new();
+                for step in &lesson.steps {
+                    let Some(ex) = &step.exercise else { continue };
+                    let vars = ws.vars(ex, images);
+                    exercises.insert(
+                        step.id.clone(),
+                        exercise::ExerciseView {
+                            task: render(&ex.task, &vars).unwrap_or_else(|e| e),
+                            solution: workspace::solution_script(lesson, step, &ws, images)
+                                .unwrap_or_else(|e| e),
+                            edit: ws.dir.join(ex.files.first().map_or("", String::as_str)),
+                        },
+                    );
+                }
+                exercise::WorkspaceView {
+                    dir: ws.dir.clone(),
+                    exercises,
+                    error: None,
+                }
+            }
+            Err(e) => exercise::WorkspaceView {
+                dir: workspace::dir_for(&lesson.id),
+                exercises: Default::default(),
+                error: Some(e.to_string()),
+            },
+        };
+        views.insert(lesson.id.clone(), view);
+    }
+    views
+}
+
+/// The lesson as a step of it is run or checked: an exercise's check rendered for the
+/// learner's workspace, after its files were found to parse.
+fn checked_lesson(
+    files: &LabFiles,
+    lesson: &crate::lesson::Lesson,
+    step: &str,
+    images: &ImageMap,
+) -> std::result::Result<crate::lesson::Lesson, Vec<String>> {
+    let Some(exercise) = lesson
+        .steps
+        .iter()
+        .find(|s| s.id == step)
+        .and_then(|s| s.exercise.as_ref())
+    else {
+        return Ok(lesson.clone());
+    };
+    let ws = Workspace::ensure(files, lesson, images).map_err(|e| vec![e.to_string()])?;
+    let broken = ws.unparsable(exercise);
+    if !broken.is_empty() {
+        return Err(broken);
+    }
+    ws.prepare(lesson, images).map_err(|e| vec![e])
 }
 
 /// The terminal in the lab's mode (alternate screen, raw, mouse captured) for as long

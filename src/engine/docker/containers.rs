@@ -173,7 +173,7 @@ impl DockerEngine {
     }
 
     /// Reads a container's logs into the outcome; with `follow`, until it exits.
-    async fn follow_logs(
+    pub(super) async fn follow_logs(
         &self,
         id: &str,
         follow: bool,

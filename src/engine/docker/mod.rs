@@ -6,6 +6,7 @@
 pub mod connect;
 mod containers;
 mod images;
+mod learners;
 mod streams;
 mod sweep;
 
@@ -148,6 +149,7 @@ impl super::Engine for DockerEngine {
                 }
                 self.inspect_image(image, *files, out).await
             }
+            Request::InspectContainer { name } => self.inspect_learner_container(name, out).await,
             Request::Audit(_) => Err(EngineError::refused(
                 "an audit",
                 "the runner audits; engines only read the facts",

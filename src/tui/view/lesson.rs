@@ -5,6 +5,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::super::app::{App, Pane};
+use super::super::exercise::{ExerciseView, WorkspaceView};
 use super::spinner;
 use crate::engine::Stream;
 use crate::lesson::Platform;
@@ -38,6 +39,9 @@ fn block<'a>(title: String, focused: bool, app: &App) -> Block<'a> {
 
 fn draw_text(frame: &mut Frame, area: Rect, app: &App) {
     let Some(lesson) = app.current() else { return };
+    if let Some((ws, exercise)) = app.exercise_view() {
+        return draw_exercise(frame, area, app, ws, exercise);
+    }
     let height = area.height.saturating_sub(2) as usize;
     let total = app.text_lines.len();
     let start = app.text_scroll.min(total.saturating_sub(1));
@@ -156,7 +160,14 @@ fn draw_steps(frame: &mut Frame, area: Rect, app: &App) {
                 )
             }
             (None, None) => match app.progress.status(&lesson.id, &step.id) {
+                Some("passed") if app.progress.done_by_learner(&lesson.id, &step.id) => {
+                    Line::styled("state: PASSED by you (earlier)", app.theme.passed())
+                }
                 Some("passed") => Line::styled("state: PASSED (earlier)", app.theme.passed()),
+                None if step.exercise.is_some() => Line::styled(
+                    "state: your turn  (e edit, ! shell, c check, s solution)",
+                    app.theme.running(),
+                ),
                 Some(_) => Line::styled("state: FAILED (earlier)", app.theme.failed()),
                 None if step.check.is_some() => {
                     Line::raw("state: not run  (r runs it, c checks yours)")
@@ -165,6 +176,16 @@ fn draw_steps(frame: &mut Frame, area: Rect, app: &App) {
             },
         };
         lines.push(state);
+        if let Some((ws, _)) = app.exercise_view() {
+            let path = ws
+                .error
+                .clone()
+                .unwrap_or_else(|| ws.dir.display().to_string());
+            lines.push(Line::from(vec![
+                Span::styled("workspace: ", app.theme.dim()),
+                Span::styled(path, app.theme.code()),
+            ]));
+        }
         if step.observe {
             // Say it before the verdict: this value differs between engines.
             lines.push(Line::styled(
@@ -206,7 +227,20 @@ fn draw_steps(frame: &mut Frame, area: Rect, app: &App) {
                 Span::styled(format!("$ {command}"), app.theme.code()),
             ]));
         }
-        if app.show_solution {
+        if app.show_solution && step.exercise.is_some() {
+            let script = app
+                .exercise_view()
+                .and_then(|(_, e)| e)
+                .map(|e| e.solution.clone())
+                .unwrap_or_default();
+            lines.push(Line::styled(
+                "solution (run it in the workspace):",
+                app.theme.heading(),
+            ));
+            for line in script.lines().filter(|l| !l.starts_with('#')) {
+                lines.push(Line::styled(format!("  {line}"), app.theme.code()));
+            }
+        } else if app.show_solution {
             let solution = step.solution.clone().unwrap_or(command);
             lines.push(Line::from(vec![
                 Span::styled("solution: ", app.theme.heading()),
@@ -220,12 +254,63 @@ fn draw_steps(frame: &mut Frame, area: Rect, app: &App) {
             }
         }
     }
-    let (passed, all) = app.lesson_progress(app.lesson);
-    let title = format!("Steps {passed}/{all} passed");
+    let p = app.lesson_progress(app.lesson);
+    let title = format!("Steps {}/{} passed, {} by you", p.passed, p.all, p.by_you);
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .block(block(title, app.focus == Pane::Steps, app)),
+        area,
+    );
+}
+
+/// The exercise panel, in place of the lesson text while a Your turn step is selected:
+/// the task, where the workspace is, its files, and the keys that work on it.
+fn draw_exercise(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    ws: &WorkspaceView,
+    exercise: Option<&ExerciseView>,
+) {
+    let mut lines: Vec<Line> = Vec::new();
+    if let Some(exercise) = exercise {
+        let width = area.width.saturating_sub(2);
+        lines.extend(super::super::markdown::render(
+            &exercise.task,
+            width,
+            &app.theme,
+        ));
+        lines.push(Line::raw(""));
+    }
+    match &ws.error {
+        Some(e) => {
+            lines.push(Line::styled("No workspace:", app.theme.failed()));
+            lines.push(Line::raw(e.clone()));
+        }
+        None => {
+            lines.push(Line::styled("Your workspace", app.theme.heading()));
+            lines.push(Line::styled(ws.dir.display().to_string(), app.theme.code()));
+            if let Some(edit) = exercise.map(|e| &e.edit) {
+                let name = edit.file_name().map(|n| n.to_string_lossy().to_string());
+                lines.push(Line::raw(format!(
+                    "e  edits {} in $VISUAL / $EDITOR",
+                    name.unwrap_or_default()
+                )));
+            }
+            lines.push(Line::raw("!  opens your shell there (exit comes back)"));
+            lines.push(Line::raw("c  checks what you made;  s  shows a solution"));
+        }
+    }
+    let title = app
+        .current()
+        .and_then(|l| l.steps.get(app.step))
+        .map(|s| s.title.clone())
+        .unwrap_or_default();
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(title, app.focus == Pane::Text, app)),
         area,
     );
 }

@@ -23,7 +23,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .max()
         .unwrap_or(10);
     for (i, lesson) in app.lessons.iter().enumerate() {
-        let (passed, all) = app.lesson_progress(i);
+        let super::super::app::LessonProgress {
+            passed,
+            by_you,
+            all,
+        } = app.lesson_progress(i);
         let number = lesson.id.split('-').next().unwrap_or("");
         let title = lesson.title.clone();
         let mark = if passed == all && all > 0 {
@@ -38,7 +42,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         let width = body.width.saturating_sub(2) as usize;
         let pointer = if i == app.lesson { ">" } else { " " };
         let mut text = format!(
-            " {pointer} {number:>2}  {title:<title_width$}  {passed:>2}/{all:<2} {mark:<6} {next}"
+            " {pointer} {number:>2}  {title:<title_width$}  {passed:>2}/{all:<2} {by_you:>2} by you  {mark:<6} {next}"
         );
         if text.chars().count() > width {
             text = text.chars().take(width).collect();
@@ -52,7 +56,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(" Lessons  (steps passed / all) ")
+        .title(" Lessons  (steps passed / all; passed by your own work) ")
         .border_style(app.theme.focused_border());
     frame.render_widget(Paragraph::new(lines).block(block), body);
 }

@@ -23,6 +23,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         match app.screen {
             Screen::List => "Enter open  x reset  ? help  q quit".to_string(),
+            Screen::Lesson if app.exercise_view().is_some() => {
+                "e edit  ! shell  c check  s solution  Tab pane  Esc back  ? help  q quit"
+                    .to_string()
+            }
             Screen::Lesson => {
                 "r run  c check  s solution  Tab pane  Esc back  ? help  q quit".to_string()
             }
