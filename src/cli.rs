@@ -77,7 +77,16 @@ pub enum Command {
     /// Print an exercise's solution as a bash script to run in its workspace folder.
     Solution { lesson: String, step: String },
     /// Make a lesson's workspace (the exercises' starting files) and print its path.
-    Workspace { lesson: String },
+    Workspace {
+        lesson: String,
+        /// Put the starting files back, over your edits (asks first). What you built
+        /// or ran stays: the lab never removes it, and says how you can.
+        #[arg(long)]
+        reset: bool,
+        /// Do not ask (for scripts).
+        #[arg(long, requires = "reset")]
+        yes: bool,
+    },
     /// The non-root rules on your own Dockerfiles, images, manifests and running containers.
     Audit(AuditArgs),
     /// Remove what killed lab runs left on every engine (Docker, the remapped engine,

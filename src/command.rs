@@ -197,6 +197,10 @@ pub fn docker_equivalent(request: &Request) -> String {
                 image.clone(),
             ]),
         },
+        Request::InspectPod { name } => format!(
+            "kubectl get pod {n} -o wide && kubectl logs {n}",
+            n = quote(name)
+        ),
         Request::InspectContainer { name } => format!(
             "docker inspect --format '{{{{.State.Status}}}} {{{{.Config.User}}}}' {n} && docker logs {n}",
             n = quote(name)

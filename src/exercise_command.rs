@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::console;
 use crate::engine::kube::KubeOptions;
+use crate::engine::kubeconfig::lab_namespace;
 use crate::images::ImageMap;
 use crate::lesson::model::{EngineChoice, Platform, Step};
 use crate::lesson::{LabFiles, Lesson};
@@ -72,7 +73,7 @@ fn exercise_step(lesson: &Lesson, index: usize) -> Result<&Step> {
 }
 
 /// `nonroot-lab workspace LESSON`: makes the lesson's workspace and prints its path.
-pub fn workspace(files: &LabFiles, images: &ImageMap, lesson: &str) -> Result<u8> {
+pub fn workspace(files: &LabFiles, images: &ImageMap, namespace: &str, lesson: &str) -> Result<u8> {
     let lessons = files.lessons()?;
     let Some(found) = lessons.iter().find(|l| crate::verify::matches(l, lesson)) else {
         let known: Vec<&str> = lessons.iter().map(|l| l.id.as_str()).collect();
@@ -81,17 +82,93 @@ pub fn workspace(files: &LabFiles, images: &ImageMap, lesson: &str) -> Result<u8
             known.join(", ")
         );
     };
-    let ws = Workspace::ensure(files, found, images)?;
+    let ws = Workspace::ensure(files, found, images, namespace)?;
     console::out(&format!("{}\n", ws.dir.display()));
     Ok(0)
 }
 
+/// `nonroot-lab workspace LESSON --reset`: the starting files back, once the learner
+/// said yes. What they built or ran is theirs: named, with the command that removes it.
+pub fn reset(
+    files: &LabFiles,
+    images: &ImageMap,
+    namespace: &str,
+    lesson: &str,
+    yes: bool,
+) -> Result<u8> {
+    let lessons = files.lessons()?;
+    let Some(found) = lessons.iter().find(|l| crate::verify::matches(l, lesson)) else {
+        let known: Vec<&str> = lessons.iter().map(|l| l.id.as_str()).collect();
+        bail!(
+            "no lesson `{lesson}`; the lessons are: {}",
+            known.join(", ")
+        );
+    };
+    let scaffold: Vec<&str> = found
+        .steps
+        .iter()
+        .filter_map(|s| s.exercise.as_ref())
+        .flat_map(|e| e.files.iter().map(String::as_str))
+        .collect();
+    if scaffold.is_empty() {
+        bail!(
+            "lesson `{}` has no exercise, so no workspace to reset",
+            found.id
+        );
+    }
+    let dir = workspace::dir_for(&found.id);
+    if !yes {
+        use std::io::IsTerminal;
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "--reset asks before it overwrites your files: run it in a terminal, or add --yes"
+            );
+        }
+        console::err(&format!(
+            "Put the starting files back in {} ({}), over your edits? [y/N] ",
+            dir.display(),
+            scaffold.join(", ")
+        ));
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            console::out("nothing changed\n");
+            return Ok(0);
+        }
+    }
+    let ws = Workspace::reset(files, found, images, namespace)?;
+    console::out(&format!(
+        "{}: the starting files are back\n",
+        ws.dir.display()
+    ));
+    for exercise in found.steps.iter().filter_map(|s| s.exercise.as_ref()) {
+        let vars = ws.vars(exercise, images);
+        for key in exercise.names.keys() {
+            let name = &vars[key];
+            let remove = match key.as_str() {
+                "image" => format!("docker rmi {name}"),
+                "container" => format!("docker rm -f {name}"),
+                "pod" => format!("kubectl -n {namespace} delete pod {name}"),
+                _ => continue,
+            };
+            console::out(&format!("what you made stays; to remove it: {remove}\n"));
+        }
+    }
+    Ok(0)
+}
+
 /// `nonroot-lab solution LESSON STEP`: the solution as a bash script, recorded as shown.
-pub fn solution(files: &LabFiles, images: &ImageMap, lesson: &str, step: &str) -> Result<u8> {
+pub fn solution(
+    files: &LabFiles,
+    images: &ImageMap,
+    namespace: &str,
+    lesson: &str,
+    step: &str,
+) -> Result<u8> {
     let lessons = files.lessons()?;
     let (lesson, index) = find(&lessons, lesson, step)?;
     let step = exercise_step(lesson, index)?;
-    let ws = Workspace::ensure(files, lesson, images)?;
+    let ws = Workspace::ensure(files, lesson, images, namespace)?;
     let script = workspace::solution_script(lesson, step, &ws, images)
         .map_err(|e| anyhow::anyhow!("{}: {e}", lesson.source))?;
     console::out(&script);
@@ -126,7 +203,7 @@ pub async fn check(
             return Ok(CANNOT);
         }
     };
-    let ws = Workspace::ensure(&files, lesson, &images)?;
+    let ws = Workspace::ensure(&files, lesson, &images, &lab_namespace(kube_options))?;
     console::out(&format!("workspace: {}\n", ws.dir.display()));
     let exercise = step.exercise.as_ref().expect("an exercise step");
     let broken = ws.unparsable(exercise);

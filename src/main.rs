@@ -86,10 +86,17 @@ async fn run(cli: Cli) -> Result<u8> {
             nonroot_lab::exercise_command::check(files, images, &kube_options, &lesson, &step).await
         }
         Some(Command::Solution { lesson, step }) => {
-            nonroot_lab::exercise_command::solution(&files, &images, &lesson, &step)
+            let namespace = nonroot_lab::engine::kubeconfig::lab_namespace(&kube_options);
+            nonroot_lab::exercise_command::solution(&files, &images, &namespace, &lesson, &step)
         }
-        Some(Command::Workspace { lesson }) => {
-            nonroot_lab::exercise_command::workspace(&files, &images, &lesson)
+        Some(Command::Workspace { lesson, reset, yes }) => {
+            let namespace = nonroot_lab::engine::kubeconfig::lab_namespace(&kube_options);
+            if reset {
+                return nonroot_lab::exercise_command::reset(
+                    &files, &images, &namespace, &lesson, yes,
+                );
+            }
+            nonroot_lab::exercise_command::workspace(&files, &images, &namespace, &lesson)
         }
         Some(Command::Doctor { format }) => {
             // Every engine, whatever answers: each one's state is a finding. The

@@ -159,6 +159,9 @@ pub fn resolve(
         Action::InspectContainer(c) => Some(Request::InspectContainer {
             name: c.name.clone(),
         }),
+        Action::InspectPod(p) => Some(Request::InspectPod {
+            name: p.name.clone(),
+        }),
         Action::Apply(a) => {
             let text = plan.files.text(&format!("manifests/{}", a.manifest))?;
             let mut object: serde_json::Value = crate::yaml::parse(text).ok()?;

@@ -235,7 +235,8 @@ fn start_order(plan: &Plan) -> Vec<usize> {
                         Action::InspectImage(_)
                         | Action::Audit(_)
                         | Action::Exercise
-                        | Action::InspectContainer(_),
+                        | Action::InspectContainer(_)
+                        | Action::InspectPod(_),
                         _,
                     ) => 1,
                 })

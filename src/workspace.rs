@@ -61,6 +61,8 @@ pub struct Workspace {
     pub dir: PathBuf,
     pub id: String,
     prefix: String,
+    /// The lab's Kubernetes namespace, where a task's pods go (`{{namespace}}`).
+    namespace: String,
 }
 
 impl Workspace {
@@ -70,8 +72,9 @@ impl Workspace {
         files: &LabFiles,
         lesson: &Lesson,
         images: &ImageMap,
+        namespace: &str,
     ) -> Result<Workspace, WorkspaceError> {
-        let workspace = Workspace::open(&lesson.id)?;
+        let workspace = Workspace::open(&lesson.id, namespace)?;
         workspace.copy_scaffolds(files, lesson, images, false)?;
         Ok(workspace)
     }
@@ -81,24 +84,26 @@ impl Workspace {
         files: &LabFiles,
         lesson: &Lesson,
         images: &ImageMap,
+        namespace: &str,
     ) -> Result<Workspace, WorkspaceError> {
-        let workspace = Workspace::open(&lesson.id)?;
+        let workspace = Workspace::open(&lesson.id, namespace)?;
         workspace.copy_scaffolds(files, lesson, images, true)?;
         Ok(workspace)
     }
 
     /// A workspace made earlier at `dir`, with the names prefixed by `prefix` (what a
     /// process with other environment variables made: the tests' learners).
-    pub fn existing(dir: &Path, prefix: &str) -> Option<Workspace> {
+    pub fn existing(dir: &Path, prefix: &str, namespace: &str) -> Option<Workspace> {
         let id = std::fs::read_to_string(dir.join(ID_FILE)).ok()?;
         Some(Workspace {
             dir: dir.to_path_buf(),
             id: id.trim().to_string(),
             prefix: prefix.to_string(),
+            namespace: namespace.to_string(),
         })
     }
 
-    fn open(lesson_id: &str) -> Result<Workspace, WorkspaceError> {
+    fn open(lesson_id: &str, namespace: &str) -> Result<Workspace, WorkspaceError> {
         let prefix = prefix()?;
         let dir = dir_for(lesson_id);
         std::fs::create_dir_all(&dir).map_err(|e| WorkspaceError::Create {
@@ -114,15 +119,21 @@ impl Workspace {
                 id
             }
         };
-        Ok(Workspace { dir, id, prefix })
+        Ok(Workspace {
+            dir,
+            id,
+            prefix,
+            namespace: namespace.to_string(),
+        })
     }
 
-    /// What `{{key}}` means for this exercise: `workspace`, `id`, the task's names
-    /// (with the prefix) and `image.NAME` for every image of the image map.
+    /// What `{{key}}` means for this exercise: `workspace`, `id`, `namespace`, the
+    /// task's names (with the prefix) and `image.NAME` for every image of the image map.
     pub fn vars(&self, exercise: &Exercise, images: &ImageMap) -> Vars {
         let mut vars = Vars::new();
         vars.insert("workspace".into(), self.dir.display().to_string());
         vars.insert("id".into(), self.id.clone());
+        vars.insert("namespace".into(), self.namespace.clone());
         for (key, name) in &exercise.names {
             vars.insert(key.clone(), format!("{}{name}", self.prefix));
         }

@@ -54,6 +54,7 @@ fn describe(request: &Request) -> String {
         ),
         Request::InspectImage { image, .. } => format!("inspect {image}"),
         Request::InspectContainer { name } => format!("inspect container {name}"),
+        Request::InspectPod { name } => format!("inspect pod {name}"),
         Request::Audit(_) => "audit".into(),
         Request::Apply { object, .. } => format!(
             "apply {}",

@@ -90,6 +90,31 @@ impl Source {
         }
     }
 
+    /// The namespace the context names (what kubectl uses without `-n`), if any.
+    pub fn namespace(&self) -> Option<String> {
+        match self {
+            Source::Kubeconfig {
+                context, config, ..
+            } => {
+                let name = context.as_ref()?;
+                config
+                    .contexts
+                    .iter()
+                    .find(|c| &c.name == name)?
+                    .context
+                    .as_ref()?
+                    .namespace
+                    .clone()
+            }
+            Source::InCluster => {
+                std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+                    .ok()
+                    .map(|s| s.trim().to_string())
+            }
+            Source::Nowhere => None,
+        }
+    }
+
     /// The client configuration for this source; `Err(None)` when there is no cluster.
     pub async fn client_config(self) -> Result<Config, Option<String>> {
         match self {
@@ -113,6 +138,23 @@ impl Source {
         }
     }
 }
+
+/// The namespace the lab works in, as the engine picks it on connecting: `--namespace`
+/// (or `--attendee`), else the context's own namespace unless it is `default`, else
+/// `nonroot-lab`. Read without connecting, for the names a task shows the learner.
+pub fn lab_namespace(options: &crate::engine::kube::KubeOptions) -> String {
+    if let Some(ns) = &options.namespace {
+        return ns.clone();
+    }
+    Source::locate(options.kubeconfig.as_deref(), options.context.as_deref())
+        .ok()
+        .and_then(|s| s.namespace())
+        .filter(|ns| !ns.is_empty() && ns != "default")
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())
+}
+
+/// Where the lab works when nothing names a namespace.
+pub const DEFAULT_NAMESPACE: &str = "nonroot-lab";
 
 #[cfg(test)]
 mod tests {

@@ -57,6 +57,10 @@ pub enum Request {
     InspectContainer {
         name: String,
     },
+    /// A pod the learner applied by hand, in the lab's namespace, read and never changed.
+    InspectPod {
+        name: String,
+    },
     /// The auditor on one target, with the lab's files already read.
     Audit(AuditRequest),
     /// A Kubernetes object (Pod or Deployment) with its images resolved.

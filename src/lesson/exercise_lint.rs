@@ -10,7 +10,11 @@ use crate::images::ImageMap;
 
 /// The placeholders every exercise may use, besides its own names.
 fn known(exercise: &Exercise, images: &ImageMap) -> Vec<String> {
-    let mut keys = vec!["workspace".to_string(), "id".to_string()];
+    let mut keys = vec![
+        "workspace".to_string(),
+        "id".to_string(),
+        "namespace".to_string(),
+    ];
     keys.extend(exercise.names.keys().cloned());
     keys.extend(images.iter().map(|(name, _)| format!("image.{name}")));
     keys

@@ -288,12 +288,13 @@ fn lint_action(
     }
     match action {
         Action::Exercise => {}
-        Action::InspectContainer(_) => out.push(at(
+        Action::InspectContainer(_) | Action::InspectPod(_) => out.push(at(
             file,
-            find("inspect_container", ""),
+            find(action.kind(), ""),
             format!(
-                "step `{}`: `inspect_container` reads what the learner ran by hand: use it in `check:` of an exercise",
-                step.id
+                "step `{}`: `{}` reads what the learner ran by hand: use it in `check:` of an exercise",
+                step.id,
+                action.kind()
             ),
         )),
         Action::Run(c) | Action::Serve(c) => {
@@ -565,7 +566,8 @@ fn command_text(files: &LabFiles, action: &Action) -> String {
         Action::InspectImage(_)
         | Action::Audit(_)
         | Action::Exercise
-        | Action::InspectContainer(_) => String::new(),
+        | Action::InspectContainer(_)
+        | Action::InspectPod(_) => String::new(),
     }
 }
 

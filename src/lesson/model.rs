@@ -251,6 +251,9 @@ pub enum Action {
     /// Read a container the learner ran by hand (in a check): its output, exit code,
     /// whether it runs, and its user. Never changes it.
     InspectContainer(InspectContainerSpec),
+    /// Read a pod the learner applied by hand (in a check), in the lab's namespace:
+    /// whether it runs, why the kubelet refused it, what it printed. Never changes it.
+    InspectPod(InspectContainerSpec),
     /// Nothing the lab performs: the learner's own work, in an exercise step.
     Exercise,
 }
@@ -258,7 +261,7 @@ pub enum Action {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InspectContainerSpec {
-    /// The name the task gave the container.
+    /// The name the task gave the container (or pod).
     pub name: String,
 }
 
@@ -277,7 +280,7 @@ impl Action {
             Action::InspectImage(i) => vec![i.image.as_str()],
             Action::Apply(_) => vec![],
             Action::Audit(a) => a.base.iter().chain(&a.image).map(String::as_str).collect(),
-            Action::Exercise | Action::InspectContainer(_) => vec![],
+            Action::Exercise | Action::InspectContainer(_) | Action::InspectPod(_) => vec![],
         }
     }
 
@@ -291,6 +294,7 @@ impl Action {
             Action::Audit(_) => "audit",
             Action::Exercise => "exercise",
             Action::InspectContainer(_) => "inspect_container",
+            Action::InspectPod(_) => "inspect_pod",
         }
     }
 }

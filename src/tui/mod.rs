@@ -83,7 +83,8 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
         (size.width, size.height),
     );
     app.commands = commands;
-    app.workspaces = exercise_workspaces(&files, &app.lessons, &images);
+    let namespace = crate::engine::kubeconfig::lab_namespace(&kube_options);
+    app.workspaces = exercise_workspaces(&files, &app.lessons, &images, &namespace);
     app.kube_context = crate::doctor::kube_context(&kube_options);
     log::append(&format!("start run {run_id}"));
     terminal.draw(|f| view::draw(f, &app))?;
@@ -187,14 +188,19 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
                     Effect::Run { lesson, step, mode } => {
                         log::append(&format!("{mode:?} {}/{step}", app.lessons[lesson].id));
                         // An exercise is checked against the learner's workspace.
-                        let prepared =
-                            match checked_lesson(&files, &app.lessons[lesson], &step, &images) {
-                                Ok(l) => l,
-                                Err(lines) => {
-                                    app.update(Msg::CheckRefused(lines));
-                                    continue;
-                                }
-                            };
+                        let prepared = match checked_lesson(
+                            &files,
+                            &app.lessons[lesson],
+                            &step,
+                            &images,
+                            &namespace,
+                        ) {
+                            Ok(l) => l,
+                            Err(lines) => {
+                                app.update(Msg::CheckRefused(lines));
+                                continue;
+                            }
+                        };
                         let plan = plan_for(prepared, Some(Target { step, mode }));
                         let engines = session.engines();
                         let (etx, mut erx) = mpsc::unbounded_channel();
@@ -232,13 +238,14 @@ fn exercise_workspaces(
     files: &LabFiles,
     lessons: &[crate::lesson::Lesson],
     images: &ImageMap,
+    namespace: &str,
 ) -> std::collections::HashMap<String, exercise::WorkspaceView> {
     let mut views = std::collections::HashMap::new();
     for lesson in lessons
         .iter()
         .filter(|l| l.steps.iter().any(|s| s.exercise.is_some()))
     {
-        let view = match Workspace::ensure(files, lesson, images) {
+        let view = match Workspace::ensure(files, lesson, images, namespace) {
             Ok(ws) => {
                 let mut exercises = std::collections::HashMap::new();
                 for step in &lesson.steps {
@@ -278,6 +285,7 @@ fn checked_lesson(
     lesson: &crate::lesson::Lesson,
     step: &str,
     images: &ImageMap,
+    namespace: &str,
 ) -> std::result::Result<crate::lesson::Lesson, Vec<String>> {
     let Some(exercise) = lesson
         .steps
@@ -287,7 +295,8 @@ fn checked_lesson(
     else {
         return Ok(lesson.clone());
     };
-    let ws = Workspace::ensure(files, lesson, images).map_err(|e| vec![e.to_string()])?;
+    let ws =
+        Workspace::ensure(files, lesson, images, namespace).map_err(|e| vec![e.to_string()])?;
     let broken = ws.unparsable(exercise);
     if !broken.is_empty() {
         return Err(broken);

@@ -154,7 +154,7 @@ impl super::Engine for DockerEngine {
                 "an audit",
                 "the runner audits; engines only read the facts",
             )),
-            Request::Apply { .. } => Err(EngineError::refused(
+            Request::InspectPod { .. } | Request::Apply { .. } => Err(EngineError::refused(
                 "a Kubernetes step",
                 "the Docker engine does not apply manifests",
             )),

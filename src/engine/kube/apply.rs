@@ -288,7 +288,7 @@ impl KubeEngine {
     }
 }
 
-enum PodState {
+pub(super) enum PodState {
     Running(String),
     Stuck {
         pod: String,
@@ -301,7 +301,7 @@ enum PodState {
     },
 }
 
-fn pod_state(pod: &Pod) -> Option<PodState> {
+pub(super) fn pod_state(pod: &Pod) -> Option<PodState> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let status = pod.status.as_ref()?;
     let phase = status.phase.clone().unwrap_or_default();

@@ -6,6 +6,7 @@
 
 mod apply;
 mod exec;
+mod learners;
 mod sweep;
 
 use std::time::Duration;
@@ -68,7 +69,7 @@ impl KubeEngine {
         let client = Client::try_from(config).map_err(|e| unreachable(e.to_string()))?;
         let namespace = options.namespace.clone().unwrap_or_else(|| {
             if default_ns == "default" {
-                "nonroot-lab".into()
+                super::kubeconfig::DEFAULT_NAMESPACE.into()
             } else {
                 default_ns
             }
@@ -233,6 +234,7 @@ impl super::Engine for KubeEngine {
     ) -> Result<Outcome, EngineError> {
         match request {
             Request::Apply { .. } => self.apply(request, scope, out).await,
+            Request::InspectPod { name } => self.inspect_learner_pod(name, out).await,
             _ => Err(EngineError::refused(
                 "a Docker action",
                 "the Kubernetes engine only applies manifests",
