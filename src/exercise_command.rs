@@ -25,15 +25,23 @@ pub const PASSED: u8 = 0;
 pub const NOT_YET: u8 = 1;
 pub const CANNOT: u8 = 2;
 
-/// Finds a lesson by id or number (`04`, `4`, `04-images`) and one of its steps.
+/// A lesson by id or number (`04`, `4`, `04-images`).
+fn lesson_named<'a>(lessons: &'a [Lesson], lesson: &str) -> Result<&'a Lesson> {
+    match lessons.iter().find(|l| crate::verify::matches(l, lesson)) {
+        Some(found) => Ok(found),
+        None => {
+            let known: Vec<&str> = lessons.iter().map(|l| l.id.as_str()).collect();
+            bail!(
+                "no lesson `{lesson}`; the lessons are: {} (`nonroot-lab list` shows their steps)",
+                known.join(", ")
+            )
+        }
+    }
+}
+
+/// A lesson and the index of one of its steps.
 fn find<'a>(lessons: &'a [Lesson], lesson: &str, step: &str) -> Result<(&'a Lesson, usize)> {
-    let Some(found) = lessons.iter().find(|l| crate::verify::matches(l, lesson)) else {
-        let known: Vec<&str> = lessons.iter().map(|l| l.id.as_str()).collect();
-        bail!(
-            "no lesson `{lesson}`; the lessons are: {} (`nonroot-lab list` shows their steps)",
-            known.join(", ")
-        );
-    };
+    let found = lesson_named(lessons, lesson)?;
     match found.steps.iter().position(|s| s.id == step) {
         Some(index) => Ok((found, index)),
         None => bail!(
@@ -75,13 +83,7 @@ fn exercise_step(lesson: &Lesson, index: usize) -> Result<&Step> {
 /// `nonroot-lab workspace LESSON`: makes the lesson's workspace and prints its path.
 pub fn workspace(files: &LabFiles, images: &ImageMap, namespace: &str, lesson: &str) -> Result<u8> {
     let lessons = files.lessons()?;
-    let Some(found) = lessons.iter().find(|l| crate::verify::matches(l, lesson)) else {
-        let known: Vec<&str> = lessons.iter().map(|l| l.id.as_str()).collect();
-        bail!(
-            "no lesson `{lesson}`; the lessons are: {}",
-            known.join(", ")
-        );
-    };
+    let found = lesson_named(&lessons, lesson)?;
     let ws = Workspace::ensure(files, found, images, namespace)?;
     console::out(&format!("{}\n", ws.dir.display()));
     Ok(0)
@@ -97,13 +99,7 @@ pub fn reset(
     yes: bool,
 ) -> Result<u8> {
     let lessons = files.lessons()?;
-    let Some(found) = lessons.iter().find(|l| crate::verify::matches(l, lesson)) else {
-        let known: Vec<&str> = lessons.iter().map(|l| l.id.as_str()).collect();
-        bail!(
-            "no lesson `{lesson}`; the lessons are: {}",
-            known.join(", ")
-        );
-    };
+    let found = lesson_named(&lessons, lesson)?;
     let scaffold: Vec<&str> = found
         .steps
         .iter()

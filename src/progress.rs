@@ -116,12 +116,7 @@ impl Progress {
 
     /// One try of a step: the lab ran it (`By::Lab`) or the learner's work was checked.
     pub fn record(&mut self, lesson: &str, step: &str, passed: bool, by: By) {
-        let entry = self
-            .steps
-            .entry(lesson.to_string())
-            .or_default()
-            .entry(step.to_string())
-            .or_default();
+        let entry = self.entry(lesson, step);
         let theirs = entry.status == "passed" && entry.by == By::Learner;
         entry.status = if passed { "passed" } else { "failed" }.to_string();
         entry.by = if passed && (by == By::Learner || theirs) {
@@ -134,14 +129,17 @@ impl Progress {
     }
 
     pub fn solution_shown(&mut self, lesson: &str, step: &str) {
-        let entry = self
-            .steps
+        let entry = self.entry(lesson, step);
+        entry.solution_shown = true;
+        entry.at = now();
+    }
+
+    fn entry(&mut self, lesson: &str, step: &str) -> &mut StepProgress {
+        self.steps
             .entry(lesson.to_string())
             .or_default()
             .entry(step.to_string())
-            .or_default();
-        entry.solution_shown = true;
-        entry.at = now();
+            .or_default()
     }
 
     pub fn step(&self, lesson: &str, step: &str) -> Option<&StepProgress> {

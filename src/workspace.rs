@@ -74,9 +74,7 @@ impl Workspace {
         images: &ImageMap,
         namespace: &str,
     ) -> Result<Workspace, WorkspaceError> {
-        let workspace = Workspace::open(&lesson.id, namespace)?;
-        workspace.copy_scaffolds(files, lesson, images, false)?;
-        Ok(workspace)
+        Workspace::make(files, lesson, images, namespace, false)
     }
 
     /// Puts every scaffold file of the lesson back as it was first given (`reset`).
@@ -86,8 +84,18 @@ impl Workspace {
         images: &ImageMap,
         namespace: &str,
     ) -> Result<Workspace, WorkspaceError> {
+        Workspace::make(files, lesson, images, namespace, true)
+    }
+
+    fn make(
+        files: &LabFiles,
+        lesson: &Lesson,
+        images: &ImageMap,
+        namespace: &str,
+        overwrite: bool,
+    ) -> Result<Workspace, WorkspaceError> {
         let workspace = Workspace::open(&lesson.id, namespace)?;
-        workspace.copy_scaffolds(files, lesson, images, true)?;
+        workspace.copy_scaffolds(files, lesson, images, overwrite)?;
         Ok(workspace)
     }
 

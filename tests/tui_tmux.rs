@@ -40,6 +40,20 @@ impl Tmux {
     }
 }
 
+/// tmux and the Docker engine, or `false` after saying which is missing (under
+/// `CI=true` a missing one is a failure).
+async fn tmux_and_docker_or_skip() -> bool {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but no tmux"
+        );
+        eprintln!("skipped: no tmux");
+        return false;
+    }
+    docker_or_skip().await.is_some()
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
@@ -50,15 +64,7 @@ impl Drop for Tmux {
 
 #[tokio::test]
 async fn run_a_docker_step_to_passed_in_a_real_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but no tmux"
-        );
-        eprintln!("skipped: no tmux");
-        return;
-    }
-    if docker_or_skip().await.is_none() {
+    if !tmux_and_docker_or_skip().await {
         return;
     }
     let state = tempfile::tempdir().unwrap();
@@ -239,15 +245,7 @@ impl Drop for KillOnDrop {
 /// and the progress says the learner did it.
 #[tokio::test]
 async fn your_turn_through_the_shell_to_a_passed_check() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but no tmux"
-        );
-        eprintln!("skipped: no tmux");
-        return;
-    }
-    if docker_or_skip().await.is_none() {
+    if !tmux_and_docker_or_skip().await {
         return;
     }
     let home = tempfile::tempdir().unwrap();
