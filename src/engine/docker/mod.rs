@@ -196,16 +196,20 @@ impl super::Engine for DockerEngine {
 
     /// Removes the run's containers and images; after an interrupted build, again until
     /// nothing new appears for a while (the daemon finishes a cancelled build's step on
-    /// its own time).
+    /// its own time). A run whose builds all finished has nothing more coming: one pass
+    /// (waiting for quiet there cost every run 2 s, seen in the benchmark).
     async fn end_run(&self, run_id: &str) -> Result<Vec<String>, EngineError> {
         let filters = [format!("{}={run_id}", labels::RUN)];
-        let interrupted = self.interrupted_builds.load(Ordering::SeqCst) > 0;
-        self.until_quiet(interrupted, || async {
+        let pass = || async {
             let mut removed = self.remove_labelled_containers(&filters, |_| false).await?;
             removed.extend(self.remove_labelled_images(&filters, |_| false).await?);
             Ok(removed)
-        })
-        .await
+        };
+        if self.interrupted_builds.load(Ordering::SeqCst) > 0 {
+            self.until_quiet(true, pass).await
+        } else {
+            pass().await
+        }
     }
 
     /// A killed run's builds may still be settling in the daemon: a sweep that found
