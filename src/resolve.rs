@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::command;
 use crate::engine::Request;
 use crate::lesson::model::{Action, Expect, Lesson};
+use crate::lesson::LabFiles;
 use crate::runner::Plan;
 
 /// What a resolved action is for: it changes which images and names it gets.
@@ -243,6 +244,49 @@ fn audit_request(
 
 /// Points every container image of a Pod or a workload's pod template at its resolved
 /// reference.
+/// The images that earlier build steps of the lesson make and this step runs, each with
+/// the step that builds it. `verify` runs a lesson's steps in order; the TUI runs one at
+/// a time, and says which to run first rather than fail on an image it never built.
+pub fn needs_built(files: &LabFiles, lesson: &Lesson, step_index: usize) -> Vec<(String, String)> {
+    let mut builders: HashMap<&str, &str> = HashMap::new();
+    for step in &lesson.steps[..step_index] {
+        if let Action::Build(b) = &step.action {
+            builders.insert(&b.tag, &step.id);
+        }
+    }
+    if builders.is_empty() {
+        return Vec::new();
+    }
+    let step = &lesson.steps[step_index];
+    let mut names: Vec<String> = step
+        .action
+        .images()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    if let Action::Apply(a) = &step.action {
+        let text = files.text(&format!("manifests/{}", a.manifest));
+        if let Some(mut object) = text.and_then(|t| crate::yaml::parse::<serde_json::Value>(t).ok())
+        {
+            let seen = std::cell::RefCell::new(Vec::new());
+            resolve_images(&mut object, &|name| {
+                seen.borrow_mut().push(name.to_string());
+                name.to_string()
+            });
+            names.extend(seen.into_inner());
+        }
+    }
+    let mut needs: Vec<(String, String)> = Vec::new();
+    for name in names {
+        if let Some(builder) = builders.get(name.as_str()) {
+            if !needs.iter().any(|(n, _)| n == &name) {
+                needs.push((name, builder.to_string()));
+            }
+        }
+    }
+    needs
+}
+
 fn resolve_images(object: &mut serde_json::Value, image: &dyn Fn(&str) -> String) {
     let spec = if object["kind"] == "Pod" {
         &mut object["spec"]

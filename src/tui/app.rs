@@ -132,6 +132,9 @@ pub struct App {
     /// The open lesson's text rendered for the current width, and for which.
     pub text_lines: Vec<Line<'static>>,
     text_key: Option<(usize, u16)>,
+    /// For a step that runs an image an earlier build step makes: (image, builder), by
+    /// (lesson id, step id). `r` on it asks for the build first.
+    pub needs: std::collections::HashMap<(String, String), Vec<(String, String)>>,
     /// Each lesson's workspace, by lesson id, as the front end made it at start.
     pub workspaces: std::collections::HashMap<String, super::exercise::WorkspaceView>,
 }
@@ -164,6 +167,7 @@ impl App {
             text_lines: Vec::new(),
             text_key: None,
             workspaces: Default::default(),
+            needs: Default::default(),
         };
         if let Some((lesson, _)) = app.progress.last.clone() {
             if let Some(i) = app.lessons.iter().position(|l| l.id == lesson) {
@@ -507,6 +511,12 @@ impl App {
             );
             return vec![];
         }
+        if mode == Mode::Run {
+            if let Some(missing) = self.unbuilt(&step.id) {
+                self.message = Some(missing);
+                return vec![];
+            }
+        }
         if mode == Mode::Check && step.check.is_none() {
             self.message = Some("this step has nothing to check by hand: press r to run it".into());
             return vec![];
@@ -524,6 +534,21 @@ impl App {
             step: step.id,
             mode,
         }]
+    }
+
+    /// Why a step cannot run yet: an image it runs is built by an earlier step that has
+    /// not passed in this run (the lab's images go when the lab quits).
+    fn unbuilt(&self, step: &str) -> Option<String> {
+        let lesson = &self.current()?.id;
+        let needs = self.needs.get(&(lesson.clone(), step.to_string()))?;
+        needs.iter().find_map(|(image, builder)| {
+            let built = self
+                .report(lesson, builder)
+                .is_some_and(|r| r.status == Status::Passed);
+            (!built).then(|| {
+                format!("this step runs the image `{image}`, which step `{builder}` builds: run that step first (select it, r)")
+            })
+        })
     }
 
     fn scroll(&mut self, pane: Pane, up: bool, by: usize) {

@@ -373,3 +373,55 @@ fn a_check_refused_before_it_ran_ends_the_run_and_shows_where() {
         .iter()
         .any(|l| l.text.contains("unknown instruction")));
 }
+
+#[test]
+fn a_step_that_runs_a_lesson_built_image_asks_for_its_build_first() {
+    let mut a = app();
+    a.lesson = 3;
+    a.needs = {
+        let files = LabFiles::embedded();
+        let lesson = &a.lessons[3];
+        (0..lesson.steps.len())
+            .filter_map(|i| {
+                let needs = crate::resolve::needs_built(&files, lesson, i);
+                (!needs.is_empty())
+                    .then(|| ((lesson.id.clone(), lesson.steps[i].id.clone()), needs))
+            })
+            .collect()
+    };
+    // 04's second step runs `non-root-image`, which its first step builds; its pod step
+    // runs the nginx image built earlier, named in the manifest.
+    let run_step = &a.lessons[3].steps[1].id;
+    assert_eq!(
+        a.needs[&("04-images".to_string(), run_step.clone())],
+        vec![("non-root-image".to_string(), "build-user-4242".to_string())]
+    );
+    assert!(a
+        .needs
+        .iter()
+        .any(|((_, s), n)| s.contains("pod") && n.iter().any(|(i, _)| i == "non-root-nginx")));
+    a.update(Msg::Key(Key::Open));
+    a.update(Msg::Key(Key::Top));
+    while a.step < 1 {
+        a.update(Msg::Key(Key::NextStep));
+    }
+    assert_eq!(a.update(Msg::Key(Key::Run)), vec![]);
+    assert!(
+        a.message
+            .as_deref()
+            .unwrap()
+            .contains("step `build-user-4242` builds"),
+        "{:?}",
+        a.message
+    );
+    // Once the build passed in this run, the step runs.
+    a.step = 0;
+    let built = report(&a, Status::Passed);
+    a.reports
+        .insert((built.lesson.clone(), built.step.clone()), built);
+    a.step = 1;
+    assert!(matches!(
+        a.update(Msg::Key(Key::Run)).as_slice(),
+        [Effect::Run { .. }]
+    ));
+}

@@ -66,13 +66,16 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
         controls: false,
     };
     let mut commands = std::collections::HashMap::new();
+    let mut needs = std::collections::HashMap::new();
     for lesson in &lessons {
         let plan = plan_for(lesson.clone(), None);
         for (i, step) in lesson.steps.iter().enumerate() {
-            commands.insert(
-                (lesson.id.clone(), step.id.clone()),
-                runner::step_command(&plan, lesson, i),
-            );
+            let key = (lesson.id.clone(), step.id.clone());
+            commands.insert(key.clone(), runner::step_command(&plan, lesson, i));
+            let built = crate::resolve::needs_built(&files, lesson, i);
+            if !built.is_empty() {
+                needs.insert(key, built);
+            }
         }
     }
     let size = terminal.size().unwrap_or_default();
@@ -83,6 +86,7 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
         (size.width, size.height),
     );
     app.commands = commands;
+    app.needs = needs;
     let namespace = crate::engine::kubeconfig::lab_namespace(&kube_options);
     app.workspaces = exercise_workspaces(&files, &app.lessons, &images, &namespace);
     app.kube_context = crate::doctor::kube_context(&kube_options);
