@@ -232,15 +232,6 @@ async fn port_floor(
     }
 }
 
-/// The kubeconfig file kubectl would read first.
-/// The context the lab uses, read as the engine reads it (`--kubeconfig`, KUBECONFIG's
-/// merged files or ~/.kube/config, `--context`, else in-cluster): for the status bar.
-pub fn kube_context(options: &KubeOptions) -> Option<String> {
-    Source::locate(options.kubeconfig.as_deref(), options.context.as_deref())
-        .ok()
-        .and_then(|s| s.context())
-}
-
 /// The cluster: context, server version, runtime, namespace, what the lab may do there,
 /// and which lab images the node can run without pulling.
 async fn kubernetes(session: &Session, images: &ImageMap) -> Vec<Finding> {

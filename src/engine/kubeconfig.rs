@@ -143,12 +143,23 @@ impl Source {
 /// (or `--attendee`), else the context's own namespace unless it is `default`, else
 /// `nonroot-lab`. Read without connecting, for the names a task shows the learner.
 pub fn lab_namespace(options: &crate::engine::kube::KubeOptions) -> String {
+    if options.namespace.is_some() {
+        return lab_namespace_from(options, None);
+    }
+    let source = Source::locate(options.kubeconfig.as_deref(), options.context.as_deref());
+    lab_namespace_from(options, source.ok().as_ref())
+}
+
+/// The same, from a configuration already read.
+pub fn lab_namespace_from(
+    options: &crate::engine::kube::KubeOptions,
+    source: Option<&Source>,
+) -> String {
     if let Some(ns) = &options.namespace {
         return ns.clone();
     }
-    Source::locate(options.kubeconfig.as_deref(), options.context.as_deref())
-        .ok()
-        .and_then(|s| s.namespace())
+    source
+        .and_then(Source::namespace)
         .filter(|ns| !ns.is_empty() && ns != "default")
         .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())
 }

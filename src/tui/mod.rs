@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::kube::KubeOptions;
+use crate::engine::kubeconfig::{lab_namespace_from, Source};
 use crate::engine::labels;
 use crate::images::ImageMap;
 use crate::lesson::exercise::render;
@@ -66,16 +67,13 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
         controls: false,
     };
     let mut commands = std::collections::HashMap::new();
-    let mut needs = std::collections::HashMap::new();
     for lesson in &lessons {
         let plan = plan_for(lesson.clone(), None);
         for (i, step) in lesson.steps.iter().enumerate() {
-            let key = (lesson.id.clone(), step.id.clone());
-            commands.insert(key.clone(), runner::step_command(&plan, lesson, i));
-            let built = crate::resolve::needs_built(&files, lesson, i);
-            if !built.is_empty() {
-                needs.insert(key, built);
-            }
+            commands.insert(
+                (lesson.id.clone(), step.id.clone()),
+                runner::step_command(&plan, lesson, i),
+            );
         }
     }
     let size = terminal.size().unwrap_or_default();
@@ -86,16 +84,24 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
         (size.width, size.height),
     );
     app.commands = commands;
-    app.needs = needs;
-    let namespace = crate::engine::kubeconfig::lab_namespace(&kube_options);
-    app.workspaces = exercise_workspaces(&files, &app.lessons, &images, &namespace);
-    app.kube_context = crate::doctor::kube_context(&kube_options);
+    // One read of the kubeconfig: the status bar's context and the tasks' namespace.
+    let source = Source::locate(
+        kube_options.kubeconfig.as_deref(),
+        kube_options.context.as_deref(),
+    )
+    .ok();
+    app.kube_context = source.as_ref().and_then(Source::context);
+    let namespace = lab_namespace_from(&kube_options, source.as_ref());
     log::append(&format!("start run {run_id}"));
     terminal.draw(|f| view::draw(f, &app))?;
     // For the start-up benchmark (scripts/bench-tui): leave right after the first frame.
     if std::env::var_os("NONROOT_LAB_EXIT_AFTER_FIRST_FRAME").is_some() {
         return Ok(0);
     }
+    // The list needs neither: the workspaces (files written) and the builds each step
+    // waits for (manifests read) are made once the first frame is up.
+    app.workspaces = exercise_workspaces(&files, &app.lessons, &images, &namespace);
+    app.needs = steps_needing_builds(&files, &app.lessons);
     // The engines connect once the first screen is up; each is usable once it answers.
     let wants = Wants {
         docker: Want::IfThere,
@@ -234,6 +240,24 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
     drop(terminal);
     log::append(&format!("end run {run_id}"));
     Ok(0)
+}
+
+/// For each step that runs an image an earlier step of its lesson builds: the images
+/// and their builders, by (lesson id, step id).
+fn steps_needing_builds(
+    files: &LabFiles,
+    lessons: &[crate::lesson::Lesson],
+) -> std::collections::HashMap<(String, String), Vec<(String, String)>> {
+    let mut needs = std::collections::HashMap::new();
+    for lesson in lessons {
+        for (i, step) in lesson.steps.iter().enumerate() {
+            let built = crate::resolve::needs_built(files, lesson, i);
+            if !built.is_empty() {
+                needs.insert((lesson.id.clone(), step.id.clone()), built);
+            }
+        }
+    }
+    needs
 }
 
 /// Every lesson's workspace, made now (the scaffold copied where the learner has no
