@@ -89,6 +89,9 @@ pub enum Command {
     },
     /// The non-root rules on your own Dockerfiles, images, manifests and running containers.
     Audit(AuditArgs),
+    /// A class on a shared cluster: set up a namespace, permissions and kubeconfig per
+    /// attendee, see the room, tear it down.
+    Class(ClassArgs),
     /// Remove what killed lab runs left on every engine (Docker, the remapped engine,
     /// the cluster), and only that.
     Cleanup {
@@ -96,6 +99,54 @@ pub enum Command {
         /// namespace the lab created.
         #[arg(long)]
         all: bool,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ClassArgs {
+    #[command(subcommand)]
+    pub what: ClassCommand,
+    /// The class's name: its namespaces are NAME-ATTENDEE; two classes of different
+    /// names never touch each other.
+    #[arg(long, global = true, default_value = crate::class::names::DEFAULT_CLASS)]
+    pub name: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClassCommand {
+    /// For each attendee: a namespace, ServiceAccount, Role, quota and a kubeconfig to
+    /// hand out; and the instructor's read-only kubeconfig. Run again to add attendees.
+    Up {
+        /// The attendees' names, separated by commas (DNS labels: a-z, 0-9, -).
+        #[arg(
+            long,
+            value_name = "NAMES",
+            conflicts_with = "count",
+            required_unless_present = "count"
+        )]
+        attendees: Option<String>,
+        /// This many attendees, named attendee-01, attendee-02...
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=500))]
+        count: Option<u16>,
+        /// Where the kubeconfigs go (default: ./class-NAME).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// How long tokens last on Kubernetes 1.24 and later (earlier servers' tokens
+        /// do not expire; `class down` revokes them).
+        #[arg(long, default_value_t = 12, value_name = "HOURS")]
+        token_hours: u64,
+    },
+    /// One row per attendee: steps passed (by their own work), where they are, their
+    /// last failure, how long since their last step.
+    Status {
+        #[arg(long, value_enum, default_value_t = DoctorFormat::Human)]
+        format: DoctorFormat,
+    },
+    /// Delete the class's namespaces, ClusterRole and binding, and wait until they are gone.
+    Down {
+        /// Save the final `class status --format json` here first.
+        #[arg(long, value_name = "FILE")]
+        keep_progress: Option<PathBuf>,
     },
 }
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::class::publish::{Publisher, StepEnded};
 use crate::console;
 use crate::engine::kube::KubeOptions;
 use crate::engine::kubeconfig::lab_namespace;
@@ -176,6 +177,9 @@ pub fn solution(
     Ok(0)
 }
 
+/// How long a check waits at its end for the class's room to take its result.
+const PUBLISH_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// `nonroot-lab check LESSON STEP`: checks what the learner made for an exercise.
 pub async fn check(
     files: LabFiles,
@@ -201,6 +205,8 @@ pub async fn check(
     };
     let ws = Workspace::ensure(&files, lesson, &images, &lab_namespace(kube_options))?;
     console::out(&format!("workspace: {}\n", ws.dir.display()));
+    let say: crate::class::publish::Say = Arc::new(|line| console::err(&format!("{line}\n")));
+    let publisher = Publisher::start(kube_options, say);
     let exercise = step.exercise.as_ref().expect("an exercise step");
     let broken = ws.unparsable(exercise);
     if !broken.is_empty() {
@@ -214,6 +220,19 @@ pub async fn check(
             if broken.len() == 1 { "a file" } else { "files" }
         ));
         record(&lesson.id, &step.id, false);
+        publisher.step(StepEnded {
+            lesson: lesson.id.clone(),
+            step: step.id.clone(),
+            status: "failed".into(),
+            by: By::Learner,
+            failure: Some(crate::class::room::Failure {
+                check: "parses".into(),
+                expected: "files that parse".into(),
+                actual: broken.join("; "),
+            }),
+            output: vec![],
+        });
+        publisher.finish(PUBLISH_LIMIT).await;
         return Ok(NOT_YET);
     }
     let prepared = ws
@@ -258,7 +277,12 @@ pub async fn check(
     let signals = tokio::spawn(crate::signals::cancel_on_signal(cancel.clone()));
     let (tx, mut rx) = mpsc::unbounded_channel();
     let handle = runner::spawn(plan, session.engines(), cancel.clone(), tx);
-    while rx.recv().await.is_some() {}
+    let mut output = Vec::new();
+    while let Some(event) = rx.recv().await {
+        if let runner::Event::Output { line, .. } = event {
+            output.push(line);
+        }
+    }
     let reports = handle.await;
     signals.abort();
     session.close().await;
@@ -273,7 +297,9 @@ pub async fn check(
     };
     if code != CANNOT {
         record(&lesson.id, &step.id, code == PASSED);
+        publisher.step(StepEnded::from_report(&report, By::Learner, &output));
     }
+    publisher.finish(PUBLISH_LIMIT).await;
     console::out(&check_text(&report, code));
     Ok(code)
 }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod audit_command;
 pub mod audit_step;
 pub mod check;
+pub mod class;
 pub mod cli;
 pub mod command;
 pub mod console;

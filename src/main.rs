@@ -116,6 +116,9 @@ async fn run(cli: Cli) -> Result<u8> {
             Ok(if failed { 1 } else { 0 })
         }
         Some(Command::Audit(_)) => Ok(2),
+        Some(Command::Class(args)) => {
+            nonroot_lab::class::command::run(args, &files, &kube_options).await
+        }
         Some(Command::Cleanup { all }) => {
             let mode = if all { Sweep::All } else { Sweep::Stale };
             // Every engine the lab may have used: the machine's Docker engine, the

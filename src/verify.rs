@@ -9,13 +9,16 @@ use anyhow::{bail, Context, Result};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::class::publish::{Publisher, StepEnded};
 use crate::cli::{Format, OnlyPlatform, VerifyArgs};
 use crate::engine::docker::DockerEngine;
 use crate::engine::kube::KubeOptions;
 use crate::images::ImageMap;
 use crate::lesson::model::{Action, EngineChoice};
 use crate::lesson::{LabFiles, Lesson, Platform};
+use crate::progress::By;
 use crate::report::{self, human, Summary};
+use crate::runner::Status;
 use crate::runner::{self, Event, Plan};
 use crate::session::{Notice, Notify, Session, Want, Wants};
 
@@ -103,10 +106,20 @@ pub async fn verify(
     let live =
         args.format == Format::Human && args.output.is_none() && std::io::stderr().is_terminal();
     let progress_to_stdout = args.format == Format::Human && args.output.is_none();
-    show_progress(rx, live, progress_to_stdout, args.verbose).await;
+    let say: crate::class::publish::Say =
+        Arc::new(|line| crate::console::err(&format!("{line}\n")));
+    let publisher = Publisher::start(&kube_options, say);
+    show_progress(rx, live, progress_to_stdout, args.verbose, &publisher).await;
     let reports = handle.await.context("the runner stopped unexpectedly")?;
     signals.abort();
     session.close().await;
+    let published = publisher.finish(Duration::from_secs(10)).await;
+    if let Some((class, namespace)) = &published.class {
+        crate::console::err(&format!(
+            "progress published to class `{class}` (namespace {namespace}): {} steps, {} requests\n",
+            published.steps, published.requests
+        ));
+    }
     let summary = Summary::of(&reports);
     let rendered = match args.format {
         Format::Human => format!("\n{}\n", summary.line()),
@@ -260,8 +273,11 @@ async fn show_progress(
     live: bool,
     to_stdout: bool,
     verbose: bool,
+    publisher: &Publisher,
 ) {
     let mut running: Vec<(String, Instant)> = Vec::new();
+    // Each running step's last lines, for the class's room.
+    let mut lines: std::collections::HashMap<String, Vec<String>> = Default::default();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let spinner = ['|', '/', '-', '\\'];
     let mut frame = 0usize;
@@ -288,18 +304,28 @@ async fn show_progress(
                     Event::StepFinished(report) => {
                         let name = format!("{}/{}", report.lesson, report.step);
                         running.retain(|(n, _)| n != &name);
+                        let output = lines.remove(&name).unwrap_or_default();
+                        if matches!(report.status, Status::Passed | Status::Failed | Status::Error) {
+                            publisher.step(StepEnded::from_report(&report, By::Lab, &output));
+                        }
                         if live {
                             crate::console::err("\r\x1b[2K");
                         }
                         print(&human::step_block(&report));
                     }
-                    Event::Output { lesson, step, line, .. } if verbose => {
-                        if live {
-                            crate::console::err("\r\x1b[2K");
+                    Event::Output { lesson, step, line, .. } => {
+                        if verbose {
+                            if live {
+                                crate::console::err("\r\x1b[2K");
+                            }
+                            print(&format!("      | {lesson}/{step}: {line}\n"));
                         }
-                        print(&format!("      | {lesson}/{step}: {line}\n"));
+                        let kept = lines.entry(format!("{lesson}/{step}")).or_default();
+                        kept.push(line);
+                        if kept.len() > 2 * crate::class::room::OUTPUT_LINES {
+                            kept.drain(..crate::class::room::OUTPUT_LINES);
+                        }
                     }
-                    Event::Output { .. } => {}
                     Event::ControlFinished { lesson, step, control, .. } => {
                         if live {
                             crate::console::err("\r\x1b[2K");

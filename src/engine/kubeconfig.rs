@@ -115,6 +115,55 @@ impl Source {
         }
     }
 
+    /// The bearer token the context's user logs in with, if it has one in the file.
+    pub fn token(&self) -> Option<String> {
+        use secrecy::ExposeSecret;
+        let Source::Kubeconfig {
+            context, config, ..
+        } = self
+        else {
+            return None;
+        };
+        let name = context.as_ref()?;
+        let user = config
+            .contexts
+            .iter()
+            .find(|c| &c.name == name)?
+            .context
+            .as_ref()?
+            .user
+            .clone()?;
+        let auth = config
+            .auth_infos
+            .iter()
+            .find(|a| a.name == user)?
+            .auth_info
+            .as_ref()?;
+        auth.token.as_ref().map(|t| t.expose_secret().to_string())
+    }
+
+    /// Why this kubeconfig cannot work any more, read from the file alone: its token
+    /// (a class's, or any service account's) has expired.
+    pub fn expired(&self) -> Option<String> {
+        let token = self.token()?;
+        let expires = crate::class::token::claims(&token)?.expires?;
+        if expires > crate::class::token::now() {
+            return None;
+        }
+        let file = match self {
+            Source::Kubeconfig { files, .. } => files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => String::new(),
+        };
+        Some(format!(
+            "the token in {file} expired at {}: if it came from a class, ask the instructor to run `nonroot-lab class up` again (it renews expired tokens) and use the new file",
+            crate::class::token::utc(expires)
+        ))
+    }
+
     /// The client configuration for this source; `Err(None)` when there is no cluster.
     pub async fn client_config(self) -> Result<Config, Option<String>> {
         match self {

@@ -83,6 +83,12 @@ pub enum Effect {
         mode: Mode,
     },
     SaveProgress,
+    /// Tell the class's room (when the learner is in a class) how a step ended.
+    Publish(crate::class::room::StepEnded),
+    PublishSolution {
+        lesson: String,
+        step: String,
+    },
     Quit,
     /// Step aside for the learner's editor on this file, then come back.
     Edit {
@@ -307,10 +313,20 @@ impl App {
                 let checking = self.running.as_ref().is_some_and(|r| r.mode == Mode::Check);
                 self.running = None;
                 let passed = report.status == Status::Passed;
+                let by = if checking { By::Learner } else { By::Lab };
                 if matches!(report.status, Status::Passed | Status::Failed) {
-                    let by = if checking { By::Learner } else { By::Lab };
                     self.progress
                         .record(&report.lesson, &report.step, passed, by);
+                }
+                let mut effects = vec![Effect::SaveProgress];
+                if matches!(
+                    report.status,
+                    Status::Passed | Status::Failed | Status::Error
+                ) {
+                    let lines: Vec<String> = self.output.iter().map(|l| l.text.clone()).collect();
+                    effects.push(Effect::Publish(crate::class::room::StepEnded::from_report(
+                        &report, by, &lines,
+                    )));
                 }
                 self.message = Some(match report.status {
                     Status::Passed if checking => format!("✓ checked: {}", report.title),
@@ -337,7 +353,7 @@ impl App {
                 );
                 self.reports
                     .insert((report.lesson.clone(), report.step.clone()), report);
-                vec![Effect::SaveProgress]
+                effects
             }
             // The lab's own proof of its checks (`verify --controls`); the TUI never
             // asks for controls.

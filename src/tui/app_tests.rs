@@ -90,7 +90,15 @@ fn run_asks_the_runner_and_the_report_updates_progress() {
     assert_eq!(a.output.last().unwrap().text, "uid=0(root)");
     let r = report(&a, Status::Passed);
     let effects = a.update(Msg::Runner(Event::StepFinished(Box::new(r))));
-    assert_eq!(effects, vec![Effect::SaveProgress]);
+    // Saved, and published to the class's room with the step's last output.
+    let [Effect::SaveProgress, Effect::Publish(ended)] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(
+        (ended.step.as_str(), ended.status.as_str(), ended.by),
+        ("root-sees-host", "passed", crate::progress::By::Lab)
+    );
+    assert!(ended.output.contains(&"uid=0(root)".to_string()), "{ended:?}");
     assert!(a.running.is_none());
     assert!(a.progress.passed("01-why-non-root", "root-sees-host"));
     assert_eq!(
@@ -336,9 +344,16 @@ fn an_exercise_is_checked_never_run_and_its_solution_is_recorded_when_shown() {
         .progress
         .step("04-images", &step)
         .is_some_and(|s| s.solution_shown));
+    // Saved, and told to the class's room when the learner is in one.
     assert_eq!(
         a.update(Msg::Key(Key::Solution)),
-        vec![Effect::SaveProgress]
+        vec![
+            Effect::SaveProgress,
+            Effect::PublishSolution {
+                lesson: "04-images".into(),
+                step: step.clone()
+            }
+        ]
     );
     assert!(a.progress.step("04-images", &step).unwrap().solution_shown);
     // Hiding it again records nothing more.

@@ -80,7 +80,10 @@ impl App {
         if self.show_solution && step.exercise.is_some() {
             let (lesson, step) = (lesson.id.clone(), step.id.clone());
             self.progress.solution_shown(&lesson, &step);
-            return vec![Effect::SaveProgress];
+            return vec![
+                Effect::SaveProgress,
+                Effect::PublishSolution { lesson, step },
+            ];
         }
         vec![]
     }

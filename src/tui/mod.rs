@@ -117,6 +117,9 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
         engine_notices(tx.clone()),
     );
 
+    let say: crate::class::publish::Say = Arc::new(|line| log::append(&line));
+    let publisher = crate::class::publish::Publisher::start(&kube_options, say);
+
     let cancel = CancellationToken::new();
     // Leaving by `?` or a panic stops the running steps before the session's guard
     // removes what they made.
@@ -195,6 +198,10 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
                             log::append(&format!("cannot save progress: {e}"));
                         }
                     }
+                    Effect::Publish(ended) => publisher.step(ended),
+                    Effect::PublishSolution { lesson, step } => {
+                        publisher.solution_shown(&lesson, &step)
+                    }
                     Effect::Run { lesson, step, mode } => {
                         log::append(&format!("{mode:?} {}/{step}", app.lessons[lesson].id));
                         // An exercise is checked against the learner's workspace.
@@ -237,6 +244,13 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
     }
     session.close().await;
     let _ = app.progress.save();
+    let published = publisher.finish(Duration::from_secs(3)).await;
+    if let Some((class, namespace)) = published.class {
+        log::append(&format!(
+            "published to class {class} ({namespace}): {} steps, {} requests",
+            published.steps, published.requests
+        ));
+    }
     drop(terminal);
     log::append(&format!("end run {run_id}"));
     Ok(0)

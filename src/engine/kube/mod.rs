@@ -60,6 +60,9 @@ impl KubeEngine {
             options.context.as_deref(),
         )
         .map_err(|reason| EngineError::KubeConfig { reason })?;
+        if let Some(reason) = source.expired() {
+            return Err(EngineError::KubeConfig { reason });
+        }
         let context = source.context().unwrap_or_else(|| "in-cluster".into());
         let config = source.client_config().await.map_err(|e| match e {
             None => EngineError::NoCluster,

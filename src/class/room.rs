@@ -1,0 +1,390 @@
+//! What an attendee's lab publishes, and the room an instructor reads from it. Pure:
+//! `publish` writes the records, `status` and `watch` read ConfigMaps into a `Room`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::progress::By;
+
+/// One step as it stands in an attendee's progress ConfigMap, under the key
+/// `LESSON.STEP` (ConfigMap keys allow letters, digits, `-`, `_` and `.`; lesson and
+/// step ids have no dot).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// passed, failed, error or skipped: the last outcome.
+    pub status: String,
+    #[serde(default)]
+    pub by: By,
+    #[serde(default)]
+    pub tries: u32,
+    /// Failures since the last pass: three in a row and the attendee is stuck.
+    #[serde(default)]
+    pub failed_in_a_row: u32,
+    /// When the step ended, in milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// The last lines the step printed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub solution_shown: bool,
+}
+
+/// The expectation that failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub check: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+/// At most this many output lines per step, each at most this long: 60 steps stay
+/// far below a ConfigMap's 1 MiB.
+pub const OUTPUT_LINES: usize = 6;
+pub const OUTPUT_WIDTH: usize = 160;
+
+pub fn key(lesson: &str, step: &str) -> String {
+    format!("{lesson}.{step}")
+}
+
+pub fn split_key(key: &str) -> Option<(&str, &str)> {
+    key.split_once('.')
+}
+
+impl StepRecord {
+    /// The record after one more try, as `Progress::record` counts: a learner's pass
+    /// stays theirs when the lab runs the step again.
+    pub fn next(&self, status: &str, by: By, at_ms: u64) -> StepRecord {
+        let passed = status == "passed";
+        let theirs = self.status == "passed" && self.by == By::Learner;
+        StepRecord {
+            status: status.to_string(),
+            by: if passed && (by == By::Learner || theirs) {
+                By::Learner
+            } else {
+                by
+            },
+            tries: self.tries + 1,
+            failed_in_a_row: if passed {
+                0
+            } else if status == "failed" {
+                self.failed_in_a_row + 1
+            } else {
+                self.failed_in_a_row
+            },
+            at_ms,
+            failure: None,
+            output: vec![],
+            solution_shown: self.solution_shown,
+        }
+    }
+}
+
+/// The tail of a step's output, cut to what a ConfigMap should hold.
+pub fn tail(lines: &[String]) -> Vec<String> {
+    let kept: Vec<&String> = lines.iter().filter(|l| !l.trim().is_empty()).collect();
+    kept[kept.len().saturating_sub(OUTPUT_LINES)..]
+        .iter()
+        .map(|l| l.chars().take(OUTPUT_WIDTH).collect())
+        .collect()
+}
+
+/// One step's end, as the front ends know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepEnded {
+    pub lesson: String,
+    pub step: String,
+    /// passed, failed, error or skipped.
+    pub status: String,
+    pub by: By,
+    pub failure: Option<Failure>,
+    pub output: Vec<String>,
+}
+
+impl StepEnded {
+    /// From a runner's report and the output lines the front end kept.
+    pub fn from_report(report: &crate::runner::StepReport, by: By, output: &[String]) -> StepEnded {
+        let failure = report.checks.iter().find(|c| !c.passed).map(|c| Failure {
+            check: c.check.clone(),
+            expected: c.expected.clone(),
+            actual: c.actual.clone(),
+        });
+        let status = serde_json::to_value(report.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        StepEnded {
+            lesson: report.lesson.clone(),
+            step: report.step.clone(),
+            status,
+            by,
+            failure,
+            output: tail(output),
+        }
+    }
+}
+
+/// An attendee's steps, or why they cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Steps {
+    Read(BTreeMap<String, StepRecord>),
+    /// The ConfigMap holds something that is not the lab's records (edited by hand).
+    Unreadable(String),
+}
+
+/// Reads a progress ConfigMap's data. One bad value makes the whole attendee
+/// unreadable: a half-read record would mislead the instructor.
+pub fn parse(data: &BTreeMap<String, String>) -> Steps {
+    let mut steps = BTreeMap::new();
+    for (k, v) in data {
+        if split_key(k).is_none() {
+            return Steps::Unreadable(format!("key `{k}` is not LESSON.STEP"));
+        }
+        match serde_json::from_str::<StepRecord>(v) {
+            Ok(r) if !r.status.is_empty() => {
+                steps.insert(k.clone(), r);
+            }
+            Ok(_) => return Steps::Unreadable(format!("`{k}` has no status")),
+            Err(e) => return Steps::Unreadable(format!("`{k}`: {e}")),
+        }
+    }
+    Steps::Read(steps)
+}
+
+/// When the room calls an attendee stuck.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stuck {
+    /// The same step failed this many times in a row.
+    pub tries: u32,
+    /// No step ended for this many minutes (after the first).
+    pub idle_minutes: u64,
+}
+
+impl Default for Stuck {
+    fn default() -> Stuck {
+        Stuck {
+            tries: 3,
+            idle_minutes: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attendee {
+    pub name: String,
+    pub namespace: String,
+    pub steps: Steps,
+}
+
+/// One attendee as `class status` prints it and the room sorts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub name: String,
+    pub namespace: String,
+    pub passed: usize,
+    pub by_learner: usize,
+    /// `LESSON/STEP` of the last step that ended.
+    pub current: Option<String>,
+    pub last_failure: Option<LastFailure>,
+    /// Milliseconds since the Unix epoch of the last step that ended.
+    pub last_activity: Option<u64>,
+    /// Why the room calls them stuck, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stuck: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
+    pub steps: BTreeMap<String, StepRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastFailure {
+    pub step: String,
+    #[serde(flatten)]
+    pub failure: Failure,
+}
+
+impl Attendee {
+    pub fn summary(&self, stuck: Stuck, now_ms: u64) -> Summary {
+        let mut s = Summary {
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            passed: 0,
+            by_learner: 0,
+            current: None,
+            last_failure: None,
+            last_activity: None,
+            stuck: None,
+            unreadable: None,
+            steps: BTreeMap::new(),
+        };
+        let steps = match &self.steps {
+            Steps::Read(steps) => steps,
+            Steps::Unreadable(why) => {
+                s.unreadable = Some(why.clone());
+                return s;
+            }
+        };
+        s.steps = steps.clone();
+        let slash = |k: &str| k.replacen('.', "/", 1);
+        for (k, r) in steps {
+            if r.status == "passed" {
+                s.passed += 1;
+                if r.by == By::Learner {
+                    s.by_learner += 1;
+                }
+            }
+            if s.last_activity.is_none_or(|t| r.at_ms >= t) {
+                s.last_activity = Some(r.at_ms);
+                s.current = Some(slash(k));
+            }
+        }
+        let failures = steps.iter().filter(|(_, r)| r.status == "failed");
+        if let Some((k, r)) = failures.max_by_key(|(_, r)| r.at_ms) {
+            s.last_failure = Some(LastFailure {
+                step: slash(k),
+                failure: r.failure.clone().unwrap_or_default(),
+            });
+        }
+        if let Some((k, r)) = steps
+            .iter()
+            .find(|(_, r)| r.status == "failed" && r.failed_in_a_row >= stuck.tries)
+        {
+            s.stuck = Some(format!(
+                "{} failed {} times in a row",
+                slash(k),
+                r.failed_in_a_row
+            ));
+        } else if let Some(t) = s.last_activity {
+            let idle = now_ms.saturating_sub(t) / 60_000;
+            if idle >= stuck.idle_minutes {
+                s.stuck = Some(format!("no step ended for {idle} min"));
+            }
+        }
+        s
+    }
+}
+
+/// The room's order: stuck first, unreadable next, then the fewest passed steps.
+pub fn sort(summaries: &mut [Summary]) {
+    summaries.sort_by(|a, b| {
+        let rank = |s: &Summary| (s.stuck.is_none(), s.unreadable.is_none(), s.passed);
+        rank(a).cmp(&rank(b)).then_with(|| a.name.cmp(&b.name))
+    });
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(status: &str, by: By, at_ms: u64, in_a_row: u32) -> String {
+        serde_json::to_string(&StepRecord {
+            status: status.into(),
+            by,
+            tries: in_a_row.max(1),
+            failed_in_a_row: in_a_row,
+            at_ms,
+            failure: (status == "failed").then(|| Failure {
+                check: "exit_code".into(),
+                expected: "0".into(),
+                actual: "1".into(),
+            }),
+            ..StepRecord::default()
+        })
+        .unwrap()
+    }
+
+    fn attendee(data: &[(&str, String)]) -> Attendee {
+        Attendee {
+            name: "ann".into(),
+            namespace: "c-ann".into(),
+            steps: parse(
+                &data
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn a_summary_counts_passes_and_finds_the_last_failure() {
+        let a = attendee(&[
+            ("01-a.one", record("passed", By::Lab, 1_000, 0)),
+            ("01-a.two", record("passed", By::Learner, 2_000, 0)),
+            ("02-b.three", record("failed", By::Lab, 3_000, 1)),
+        ]);
+        let s = a.summary(Stuck::default(), 3_000);
+        assert_eq!((s.passed, s.by_learner), (2, 1));
+        assert_eq!(s.current.as_deref(), Some("02-b/three"));
+        let f = s.last_failure.unwrap();
+        assert_eq!(
+            (f.step.as_str(), f.failure.actual.as_str()),
+            ("02-b/three", "1")
+        );
+        assert_eq!(s.stuck, None);
+    }
+
+    #[test]
+    fn three_failures_in_a_row_or_ten_idle_minutes_are_stuck() {
+        let a = attendee(&[("02-b.three", record("failed", By::Lab, 0, 3))]);
+        assert!(a
+            .summary(Stuck::default(), 0)
+            .stuck
+            .unwrap()
+            .contains("3 times"));
+        let b = attendee(&[("01-a.one", record("passed", By::Lab, 0, 0))]);
+        assert_eq!(b.summary(Stuck::default(), 9 * 60_000).stuck, None);
+        assert!(b
+            .summary(Stuck::default(), 10 * 60_000)
+            .stuck
+            .unwrap()
+            .contains("10 min"));
+        let mut all = vec![
+            b.summary(Stuck::default(), 0),
+            a.summary(Stuck::default(), 0),
+        ];
+        all[0].name = "zed".into();
+        sort(&mut all);
+        assert!(all[0].stuck.is_some());
+    }
+
+    #[test]
+    fn garbage_is_unreadable_never_a_panic() {
+        for (k, v) in [
+            ("01-a.one", "{not json"),
+            ("nodot", "{}"),
+            ("01-a.one", "{\"status\":\"\"}"),
+        ] {
+            let a = attendee(&[(k, v.to_string())]);
+            let s = a.summary(Stuck::default(), 0);
+            assert!(s.unreadable.is_some(), "{k}={v}");
+            assert_eq!(s.passed, 0);
+        }
+    }
+
+    #[test]
+    fn tries_count_and_a_learners_pass_stays_theirs() {
+        let r = StepRecord::default().next("failed", By::Learner, 1);
+        let r = r.next("failed", By::Learner, 2);
+        assert_eq!((r.tries, r.failed_in_a_row), (2, 2));
+        let r = r.next("passed", By::Learner, 3);
+        let r = r.next("passed", By::Lab, 4);
+        assert_eq!((r.tries, r.failed_in_a_row, r.by), (4, 0, By::Learner));
+        let lines: Vec<String> = (0..20)
+            .map(|i| format!("{i} {}", "x".repeat(300)))
+            .collect();
+        let t = tail(&lines);
+        assert_eq!(t.len(), OUTPUT_LINES);
+        assert!(t[5].starts_with("19 ") && t[5].chars().count() == OUTPUT_WIDTH);
+    }
+}
