@@ -142,6 +142,20 @@ pub enum ClassCommand {
         #[arg(long, value_enum, default_value_t = DoctorFormat::Human)]
         format: DoctorFormat,
     },
+    /// The live room: one row per attendee, the stuck first, a column per lesson;
+    /// Enter shows an attendee's steps and last outputs.
+    Watch {
+        /// Stuck: the same step failed this many times in a row.
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        stuck_tries: u32,
+        /// Stuck: no step ended for this many minutes.
+        #[arg(long, default_value_t = 10, value_name = "MIN")]
+        idle_minutes: u64,
+        /// tui (the room in the terminal) or json-lines (each step as the room sees it,
+        /// one JSON object a line, for logs and scripts).
+        #[arg(long, value_enum, default_value_t = WatchFormat::Tui)]
+        format: WatchFormat,
+    },
     /// Delete the class's namespaces, ClusterRole and binding, and wait until they are gone.
     Down {
         /// Save the final `class status --format json` here first.
@@ -183,6 +197,12 @@ fn default_jobs() -> u16 {
         Ok(n) if n.get() > 1 => 2,
         _ => 1,
     }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchFormat {
+    Tui,
+    JsonLines,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -231,6 +231,7 @@ pub async fn check(
                 actual: broken.join("; "),
             }),
             output: vec![],
+            at_ms: crate::class::room::now_ms(),
         });
         publisher.finish(PUBLISH_LIMIT).await;
         return Ok(NOT_YET);

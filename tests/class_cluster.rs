@@ -4,6 +4,7 @@
 
 mod common;
 use common::kube::*;
+use common::tmux::Tmux;
 use common::*;
 
 use std::path::{Path, PathBuf};
@@ -151,6 +152,44 @@ async fn a_class_is_made_once_published_to_read_and_removed_whole() {
         version,
         "a second class up changed ann's RoleBinding"
     );
+
+    // The instructor's room, live in a real terminal when tmux is here.
+    let instructor = dir.path().join("instructor.kubeconfig");
+    let tmux_here = std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok();
+    let room = tmux_here.then(|| {
+        let tmux = Tmux {
+            socket: format!("nonroot-lab-room-{}", std::process::id()),
+        };
+        let command = format!(
+            "env KUBECONFIG='{}' '{}' class watch --name {name}",
+            instructor.display(),
+            env!("CARGO_BIN_EXE_nonroot-lab")
+        );
+        tmux.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "lab",
+            "-x",
+            "100",
+            "-y",
+            "24",
+            &command,
+        ]);
+        tmux.wait_for("3 attendees", 10);
+        tmux
+    });
+    if room.is_none() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true but no tmux"
+        );
+        eprintln!("skipped the live room: no tmux");
+    }
 
     // Ann runs a lesson's Kubernetes step with nothing but her kubeconfig: it runs in her
     // namespace, within the quota, and her progress reaches the room.

@@ -259,3 +259,102 @@ fn back_from_the_shell_with_the_solution_shown() {
         assert_snapshot!(format!("exercise_back_{}x{}", size.0, size.1), screen(&a));
     }
 }
+
+/// The instructor's room (`class watch`): three attendees, one stuck on a step failed
+/// three times, one whose ConfigMap was edited into garbage; then the stuck one opened.
+#[test]
+fn the_class_room_and_one_attendee() {
+    use nonroot_lab::class::room::{Attendee, Change, Failure, StepRecord, Steps, Stuck};
+    use nonroot_lab::tui::room::state::{RoomMsg, RoomState};
+    let minute = 60_000;
+    let now = 1_000 * minute;
+    let record = |status: &str, by: By, in_a_row: u32, ago: u64| StepRecord {
+        status: status.into(),
+        by,
+        tries: in_a_row.max(1),
+        failed_in_a_row: in_a_row,
+        at_ms: now - ago * minute,
+        failure: (status == "failed").then(|| Failure {
+            check: "exit_code".into(),
+            expected: "0".into(),
+            actual: "1".into(),
+        }),
+        output: if status == "failed" {
+            vec!["id: cannot find name for user ID 4242".into()]
+        } else {
+            vec![]
+        },
+        solution_shown: false,
+    };
+    let steps = |list: Vec<(&str, StepRecord)>| {
+        Steps::Read(list.into_iter().map(|(k, r)| (k.to_string(), r)).collect())
+    };
+    let attendee = |name: &str, steps: Steps| Attendee {
+        name: name.into(),
+        namespace: format!("room-{name}"),
+        steps,
+    };
+    let lessons: Vec<(String, usize)> = LabFiles::embedded()
+        .lessons()
+        .unwrap()
+        .iter()
+        .map(|l| (l.id.clone(), l.steps.len()))
+        .collect();
+    for size in SIZES {
+        let people = vec![
+            attendee(
+                "ann",
+                steps(vec![
+                    (
+                        "01-why-non-root.root-sees-host",
+                        record("passed", By::Lab, 0, 5),
+                    ),
+                    (
+                        "01-why-non-root.user-4242-is-refused",
+                        record("passed", By::Lab, 0, 4),
+                    ),
+                    (
+                        "04-images.your-turn-numeric-user",
+                        record("passed", By::Learner, 0, 1),
+                    ),
+                ]),
+            ),
+            attendee(
+                "ben",
+                steps(vec![
+                    (
+                        "01-why-non-root.root-sees-host",
+                        record("passed", By::Lab, 0, 9),
+                    ),
+                    (
+                        "02-ports.bind-80-floor-1024",
+                        record("failed", By::Lab, 3, 2),
+                    ),
+                ]),
+            ),
+            attendee("cat", Steps::Read(Default::default())),
+        ];
+        let mut room = RoomState::new("room", lessons.clone(), people, Stuck::default(), now);
+        room.update(RoomMsg::Change(Change::Progress {
+            namespace: "room-dan".into(),
+            name: "dan".into(),
+            steps: Steps::Unreadable("`01-why-non-root.x`: key must be a string at line 1".into()),
+            seen_ms: now,
+        }));
+        let draw = |room: &RoomState| {
+            let mut t = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
+            t.draw(|f| nonroot_lab::tui::room::view::draw(f, room, &Theme { color: false }))
+                .unwrap();
+            format!("{}", t.backend())
+        };
+        let table = draw(&room);
+        assert_snapshot!(format!("room_{}x{}", size.0, size.1), table);
+        room.update(RoomMsg::Key(Key::Open));
+        assert_eq!(
+            room.detail.as_deref(),
+            Some("room-ben"),
+            "the stuck come first"
+        );
+        assert_snapshot!(format!("room_attendee_{}x{}", size.0, size.1), draw(&room));
+    }
+}

@@ -5,40 +5,9 @@ mod common;
 use common::*;
 
 use std::process::Command;
+
+use common::tmux::Tmux;
 use std::time::{Duration, Instant};
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux");
-        String::from_utf8_lossy(&out.stdout).to_string()
-    }
-    fn screen(&self) -> String {
-        self.cmd(&["capture-pane", "-p", "-t", "lab"])
-    }
-    fn wait_for(&self, needle: &str, secs: u64) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let s = self.screen();
-            if s.contains(needle) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "`{needle}` never appeared; the screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
 
 /// tmux and the Docker engine, or `false` after saying which is missing (under
 /// `CI=true` a missing one is a failure).
@@ -52,14 +21,6 @@ async fn tmux_and_docker_or_skip() -> bool {
         return false;
     }
     docker_or_skip().await.is_some()
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{ClassArgs, ClassCommand, DoctorFormat};
+use crate::cli::{ClassArgs, ClassCommand, DoctorFormat, WatchFormat};
 use crate::console;
 use crate::engine::kube::KubeOptions;
 use crate::lesson::LabFiles;
@@ -83,6 +83,40 @@ pub async fn run(args: ClassArgs, files: &LabFiles, options: &KubeOptions) -> an
             }
             Ok(0)
         }
+        ClassCommand::Watch {
+            stuck_tries,
+            idle_minutes,
+            format,
+        } => {
+            let stuck = Stuck {
+                tries: stuck_tries.max(1),
+                idle_minutes,
+            };
+            let cluster = Cluster::connect(options).await?;
+            let attendees = super::status::read(&cluster, &class).await?;
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let watch = super::watch::spawn(&cluster, &class, tx);
+            let result = match format {
+                WatchFormat::Tui => {
+                    let lessons = files
+                        .lessons()?
+                        .iter()
+                        .map(|l| (l.id.clone(), l.steps.len()))
+                        .collect();
+                    let state = crate::tui::room::state::RoomState::new(
+                        &class.name,
+                        lessons,
+                        attendees,
+                        stuck,
+                        room::now_ms(),
+                    );
+                    crate::tui::room::run(state, rx).await
+                }
+                WatchFormat::JsonLines => json_lines(attendees, rx).await,
+            };
+            watch.abort();
+            result.map(|_| 0)
+        }
         ClassCommand::Down { keep_progress } => {
             let cluster = Cluster::connect(options).await?;
             if let Some(file) = &keep_progress {
@@ -118,6 +152,70 @@ pub async fn run(args: ClassArgs, files: &LabFiles, options: &KubeOptions) -> an
             Ok(0)
         }
     }
+}
+
+/// Each step as the room sees it change, one JSON object a line: who, which step, its
+/// status, when the attendee's lab sent it and when the watch saw it. Runs until
+/// interrupted.
+async fn json_lines(
+    attendees: Vec<room::Attendee>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<room::Change>,
+) -> anyhow::Result<()> {
+    use std::collections::BTreeMap;
+    use std::io::Write;
+    let mut known: BTreeMap<String, BTreeMap<String, room::StepRecord>> = attendees
+        .into_iter()
+        .map(|a| {
+            let steps = match a.steps {
+                room::Steps::Read(s) => s,
+                room::Steps::Unreadable(_) => BTreeMap::new(),
+            };
+            (a.namespace, steps)
+        })
+        .collect();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        let change = tokio::select! {
+            c = rx.recv() => match c { Some(c) => c, None => break },
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+        };
+        let mut lines = Vec::new();
+        match change {
+            room::Change::Problem(why) => lines.push(serde_json::json!({"problem": why})),
+            room::Change::Progress {
+                namespace,
+                name,
+                steps,
+                seen_ms,
+            } => match steps {
+                room::Steps::Unreadable(why) => lines.push(serde_json::json!({
+                    "attendee": name, "namespace": namespace, "unreadable": why, "seen_ms": seen_ms
+                })),
+                room::Steps::Read(steps) => {
+                    let before = known.entry(namespace.clone()).or_default();
+                    for (key, r) in &steps {
+                        if before.get(key) != Some(r) {
+                            lines.push(serde_json::json!({
+                                "attendee": name, "namespace": namespace,
+                                "step": key.replacen('.', "/", 1), "status": r.status,
+                                "by": r.by, "tries": r.tries,
+                                "at_ms": r.at_ms, "seen_ms": seen_ms,
+                                "delay_ms": seen_ms.saturating_sub(r.at_ms),
+                            }));
+                        }
+                    }
+                    *before = steps;
+                }
+            },
+        }
+        let mut out = std::io::stdout().lock();
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
+        out.flush()?;
+    }
+    Ok(())
 }
 
 pub async fn summaries(

@@ -183,7 +183,7 @@ async fn run(
             Msg::Step(ended) => {
                 let key = room::key(&ended.lesson, &ended.step);
                 let before = known.get(&key).cloned().unwrap_or_default();
-                let mut record = before.next(&ended.status, ended.by, room::now_ms());
+                let mut record = before.next(&ended.status, ended.by, ended.at_ms);
                 record.failure = ended.failure;
                 record.output = ended.output;
                 (key, record)

@@ -102,6 +102,9 @@ pub struct StepEnded {
     pub by: By,
     pub failure: Option<Failure>,
     pub output: Vec<String>,
+    /// When the step ended (milliseconds since the Unix epoch), so the room's delay
+    /// counts the publisher's queue too.
+    pub at_ms: u64,
 }
 
 impl StepEnded {
@@ -123,6 +126,7 @@ impl StepEnded {
             by,
             failure,
             output: tail(output),
+            at_ms: now_ms(),
         }
     }
 }
@@ -152,6 +156,20 @@ pub fn parse(data: &BTreeMap<String, String>) -> Steps {
         }
     }
     Steps::Read(steps)
+}
+
+/// What the room's watch sees change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// An attendee's progress ConfigMap as it is now, and when the watch saw it.
+    Progress {
+        namespace: String,
+        name: String,
+        steps: Steps,
+        seen_ms: u64,
+    },
+    /// The watch lost the cluster (it retries by itself) or was refused.
+    Problem(String),
 }
 
 /// When the room calls an attendee stuck.

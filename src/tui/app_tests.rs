@@ -98,7 +98,10 @@ fn run_asks_the_runner_and_the_report_updates_progress() {
         (ended.step.as_str(), ended.status.as_str(), ended.by),
         ("root-sees-host", "passed", crate::progress::By::Lab)
     );
-    assert!(ended.output.contains(&"uid=0(root)".to_string()), "{ended:?}");
+    assert!(
+        ended.output.contains(&"uid=0(root)".to_string()),
+        "{ended:?}"
+    );
     assert!(a.running.is_none());
     assert!(a.progress.passed("01-why-non-root", "root-sees-host"));
     assert_eq!(

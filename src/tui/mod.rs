@@ -7,6 +7,7 @@ pub mod exercise;
 pub mod keys;
 pub mod log;
 pub mod markdown;
+pub mod room;
 mod suspend;
 pub mod theme;
 pub mod view;
@@ -348,10 +349,10 @@ fn checked_lesson(
 
 /// The terminal in the lab's mode (alternate screen, raw, mouse captured) for as long
 /// as this lives: every way out of `run`, a panic included, restores it.
-struct TerminalGuard(ratatui::DefaultTerminal);
+pub(crate) struct TerminalGuard(ratatui::DefaultTerminal);
 
 impl TerminalGuard {
-    fn open() -> Result<TerminalGuard> {
+    pub(crate) fn open() -> Result<TerminalGuard> {
         let terminal = ratatui::try_init().context("cannot set up the terminal")?;
         let guard = TerminalGuard(terminal);
         let _ = execute!(std::io::stdout(), EnableMouseCapture);
@@ -427,7 +428,7 @@ fn to_msg(event: TermEvent) -> Option<Msg> {
 
 /// Turns mouse capture off before ratatui's own hook restores the screen, and logs
 /// the panic to the state folder rather than the screen.
-fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let _ = execute!(std::io::stdout(), DisableMouseCapture);
