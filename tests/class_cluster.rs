@@ -4,6 +4,7 @@
 
 mod common;
 use common::kube::*;
+use common::learner::Learner;
 use common::tmux::Tmux;
 use common::*;
 
@@ -205,7 +206,43 @@ async fn a_class_is_made_once_published_to_read_and_removed_whole() {
         )),
         "one read, then one request per step: {stderr}"
     );
-    let instructor = dir.path().join("instructor.kubeconfig");
+    // Ann does lesson 04's exercise herself and checks it: her own work, in the room.
+    let mut learner = Learner::new("class");
+    learner.namespace = None;
+    learner.kubeconfig = Some(ann.clone());
+    let ws = learner.workspace("04");
+    let solution = learner.lab(&["solution", "04", "your-turn-numeric-user"]);
+    let out = learner.bash(&ws, &text(&solution).0);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let out = learner.lab(&["check", "04", "your-turn-numeric-user"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+
+    if let Some(tmux) = &room {
+        // The watch brings the steps to the screen; Enter opens ann's.
+        let screen = tmux.wait_for("04-images/your-turn-numeric", 10);
+        assert!(
+            screen
+                .lines()
+                .any(|l| l.contains(" ann ") && l.contains("2/")),
+            "{screen}"
+        );
+        let row = screen.lines().position(|l| l.contains(" ann ")).unwrap();
+        let first = screen.lines().position(|l| l.contains("ATTENDEE")).unwrap();
+        for _ in 0..(row - first - 1) {
+            tmux.cmd(&["send-keys", "-t", "lab", "Down"]);
+        }
+        tmux.cmd(&["send-keys", "-t", "lab", "Enter"]);
+        let screen = tmux.wait_for("ann (", 5);
+        assert!(
+            screen.contains("PASS 01-why-non-root/pod-runs-as-4242"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("PASS 04-images/your-turn-numeric-user  (by their own work"),
+            "{screen}"
+        );
+        tmux.cmd(&["send-keys", "-t", "lab", "q"]);
+    }
     let out = class_run(
         Some(&instructor),
         &["class", "status", "--name", name, "--format", "json"],
@@ -218,10 +255,12 @@ async fn a_class_is_made_once_published_to_read_and_removed_whole() {
     let a = people.iter().find(|p| p["name"] == "ann").unwrap();
     assert_eq!(
         (a["passed"].as_u64(), a["by_learner"].as_u64()),
-        (Some(1), Some(0)),
+        (Some(2), Some(1)),
         "{a}"
     );
-    assert_eq!(a["current"], "01-why-non-root/pod-runs-as-4242");
+    assert_eq!(a["current"], "04-images/your-turn-numeric-user");
+    let mine = &a["steps"]["04-images.your-turn-numeric-user"];
+    assert_eq!(mine["by"], "learner", "{mine}");
     let step = &a["steps"]["01-why-non-root.pod-runs-as-4242"];
     assert_eq!(
         (
@@ -258,7 +297,7 @@ async fn a_class_is_made_once_published_to_read_and_removed_whole() {
     assert!(
         stdout
             .lines()
-            .any(|l| l.contains("ann") && l.contains("1/")),
+            .any(|l| l.contains("ann") && l.contains("2/")),
         "{stdout}"
     );
 

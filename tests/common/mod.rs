@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod kube;
+pub mod learner;
 pub mod tmux;
 
 use std::path::PathBuf;
