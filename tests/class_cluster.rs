@@ -355,10 +355,12 @@ async fn each_kubeconfig_may_do_what_its_person_needs_and_nothing_more() {
         d1.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // Every object of the first class, by resourceVersion; not the ResourceQuotas, whose
+    // status the quota controller rewrites on its own.
     let versions = || {
         kubectl(&[
             "get",
-            "ns,sa,role,rolebinding,resourcequota,limitrange,configmap",
+            "ns,sa,role,rolebinding,limitrange,configmap",
             "-A",
             "-l",
             &format!("nonroot-lab.class={first}"),
@@ -550,4 +552,46 @@ fn names_and_tokens_are_refused_before_the_cluster_is_asked() {
             "{args:?}: {stderr}"
         );
     }
+}
+
+/// A kubeconfig that may make namespaces and RBAC but does not hold what an attendee's
+/// Role grants, so the API server refuses that Role half-way (RBAC escalation): the
+/// class up that got that far removes what it made.
+#[tokio::test]
+async fn a_refusal_half_way_leaves_nothing_of_the_class() {
+    if cluster_or_skip().await.is_none() {
+        return;
+    }
+    let (ns, name) = ("nrl-test-half-admin", "nrl-test-half");
+    down(name);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: half, namespace: {ns}}}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {{name: {ns}}}\nrules:\n- apiGroups: [\"\"]\n  resources: [namespaces, serviceaccounts, resourcequotas, limitranges, configmaps]\n  verbs: [get, list, watch, create, patch, delete]\n- apiGroups: [\"\"]\n  resources: [secrets]\n  verbs: [get]\n- apiGroups: [rbac.authorization.k8s.io]\n  resources: [clusterroles, clusterrolebindings, roles, rolebindings]\n  verbs: [get, list, create, patch, delete, deletecollection]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: {ns}}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {ns}}}\nsubjects:\n- {{kind: ServiceAccount, name: half, namespace: {ns}}}\n"
+    );
+    let file = dir.path().join("half.yaml");
+    std::fs::write(&file, manifest).unwrap();
+    kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    let config = account_kubeconfig(ns, "half", dir.path());
+
+    let out = class_run(
+        Some(&config),
+        &[
+            "class",
+            "up",
+            "--name",
+            name,
+            "--attendees",
+            "ann",
+            "--dir",
+            dir.path().join("class").to_str().unwrap(),
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    kubectl(&["delete", "-f", file.to_str().unwrap(), "--wait=false"]);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("forbidden: making Role") && stderr.contains("removing what this run made"),
+        "{stderr}"
+    );
+    assert_eq!(class_left(name), "", "a half-made class was left");
 }

@@ -6,9 +6,6 @@ mod common;
 use common::kube::*;
 use common::*;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 #[test]
 fn no_kubeconfig_is_one_line_and_exit_2() {
     let out = bin()
@@ -105,86 +102,7 @@ fn kubeconfig_without_exec(ns: &str, dir: &std::path::Path) -> std::path::PathBu
     let file = dir.join("rbac.yaml");
     std::fs::write(&file, manifest).unwrap();
     kubectl(&["apply", "-f", file.to_str().unwrap()]);
-    // Kubernetes 1.20 makes a token Secret for each ServiceAccount, shortly after it.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let secret = loop {
-        let name = kubectl(&[
-            "get",
-            "sa",
-            "lab-noexec",
-            "-n",
-            ns,
-            "-o",
-            "jsonpath={.secrets[0].name}",
-        ]);
-        if !name.is_empty() {
-            break name;
-        }
-        assert!(Instant::now() < deadline, "no token for the ServiceAccount");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let token_b64 = kubectl(&[
-        "get",
-        "secret",
-        &secret,
-        "-n",
-        ns,
-        "-o",
-        "jsonpath={.data.token}",
-    ]);
-    let token = String::from_utf8(
-        Command::new("base64")
-            .arg("-d")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                use std::io::Write;
-                c.stdin.take().unwrap().write_all(token_b64.as_bytes())?;
-                c.wait_with_output()
-            })
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let server = kubectl(&[
-        "config",
-        "view",
-        "--raw",
-        "--minify",
-        "-o",
-        "jsonpath={.clusters[0].cluster.server}",
-    ]);
-    let mut ca = kubectl(&[
-        "config",
-        "view",
-        "--raw",
-        "--minify",
-        "-o",
-        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
-    ]);
-    if ca.is_empty() {
-        let path = kubectl(&[
-            "config",
-            "view",
-            "--raw",
-            "--minify",
-            "-o",
-            "jsonpath={.clusters[0].cluster.certificate-authority}",
-        ]);
-        let out = Command::new("base64")
-            .args(["-w0", &path])
-            .output()
-            .unwrap();
-        ca = String::from_utf8_lossy(&out.stdout).to_string();
-    }
-    let config = dir.join("kubeconfig");
-    std::fs::write(
-        &config,
-        format!("apiVersion: v1\nkind: Config\ncurrent-context: noexec\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\ncontexts:\n- name: noexec\n  context: {{cluster: c, user: u, namespace: {ns}}}\nusers:\n- name: u\n  user:\n    token: {token}\n"),
-    )
-    .unwrap();
-    config
+    account_kubeconfig(ns, "lab-noexec", dir)
 }
 
 #[tokio::test]

@@ -103,3 +103,89 @@ pub fn wait_until_no_pods(ns: &str) {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+/// A kubeconfig that logs in as ServiceAccount `account` of namespace `ns` (its token
+/// Secret, which Kubernetes before 1.24 makes shortly after the account), with the
+/// machine's cluster and `ns` as the context's namespace.
+pub fn account_kubeconfig(ns: &str, account: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    // Kubernetes 1.20 makes a token Secret for each ServiceAccount, shortly after it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let secret = loop {
+        let name = kubectl(&[
+            "get",
+            "sa",
+            account,
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.secrets[0].name}",
+        ]);
+        if !name.is_empty() {
+            break name;
+        }
+        assert!(Instant::now() < deadline, "no token for the ServiceAccount");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let token_b64 = kubectl(&[
+        "get",
+        "secret",
+        &secret,
+        "-n",
+        ns,
+        "-o",
+        "jsonpath={.data.token}",
+    ]);
+    let token = String::from_utf8(
+        Command::new("base64")
+            .arg("-d")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(token_b64.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let server = kubectl(&[
+        "config",
+        "view",
+        "--raw",
+        "--minify",
+        "-o",
+        "jsonpath={.clusters[0].cluster.server}",
+    ]);
+    let mut ca = kubectl(&[
+        "config",
+        "view",
+        "--raw",
+        "--minify",
+        "-o",
+        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+    ]);
+    if ca.is_empty() {
+        let path = kubectl(&[
+            "config",
+            "view",
+            "--raw",
+            "--minify",
+            "-o",
+            "jsonpath={.clusters[0].cluster.certificate-authority}",
+        ]);
+        let out = Command::new("base64")
+            .args(["-w0", &path])
+            .output()
+            .unwrap();
+        ca = String::from_utf8_lossy(&out.stdout).to_string();
+    }
+    let config = dir.join("kubeconfig");
+    std::fs::write(
+        &config,
+        format!("apiVersion: v1\nkind: Config\ncurrent-context: lab\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\ncontexts:\n- name: lab\n  context: {{cluster: c, user: u, namespace: {ns}}}\nusers:\n- name: u\n  user:\n    token: {token}\n"),
+    )
+    .unwrap();
+    config
+}
