@@ -15,3 +15,6 @@ pub mod status;
 pub mod token;
 pub mod up;
 pub mod watch;
+
+#[cfg(test)]
+mod mock_tests;
