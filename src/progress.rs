@@ -18,6 +18,19 @@ pub enum By {
     Learner,
 }
 
+impl By {
+    /// Who a step's last outcome belongs to after one more try by `now`: a pass by the
+    /// learner stays theirs when the lab runs the step again; a failure is whoever ran it.
+    pub fn after(before_status: &str, before: By, passed: bool, now: By) -> By {
+        let theirs = before_status == "passed" && before == By::Learner;
+        if passed && (now == By::Learner || theirs) {
+            By::Learner
+        } else {
+            now
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepProgress {
     /// "passed" or "failed": the last outcome.
@@ -117,13 +130,8 @@ impl Progress {
     /// One try of a step: the lab ran it (`By::Lab`) or the learner's work was checked.
     pub fn record(&mut self, lesson: &str, step: &str, passed: bool, by: By) {
         let entry = self.entry(lesson, step);
-        let theirs = entry.status == "passed" && entry.by == By::Learner;
+        entry.by = By::after(&entry.status, entry.by, passed, by);
         entry.status = if passed { "passed" } else { "failed" }.to_string();
-        entry.by = if passed && (by == By::Learner || theirs) {
-            By::Learner
-        } else {
-            by
-        };
         entry.tries += 1;
         entry.at = now();
     }

@@ -56,6 +56,23 @@ fn forbidden<T: std::fmt::Debug>(r: Result<T, ::kube::Error>) -> bool {
     matches!(r, Err(::kube::Error::Api(s)) if s.code == 403)
 }
 
+/// `class up` of these attendees into `dir`, as the machine's admin or with `kubeconfig`.
+fn class_up(kubeconfig: Option<&Path>, name: &str, attendees: &str, dir: &str) -> Output {
+    class_run(
+        kubeconfig,
+        &[
+            "class",
+            "up",
+            "--name",
+            name,
+            "--attendees",
+            attendees,
+            "--dir",
+            dir,
+        ],
+    )
+}
+
 fn class_left(name: &str) -> String {
     let ns = kubectl(&[
         "get",
@@ -90,16 +107,7 @@ async fn a_class_is_made_once_published_to_read_and_removed_whole() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
 
-    let out = run(&[
-        "class",
-        "up",
-        "--name",
-        name,
-        "--attendees",
-        "ann,ben",
-        "--dir",
-        d,
-    ]);
+    let out = class_up(None, name, "ann,ben", d);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(
@@ -125,16 +133,7 @@ async fn a_class_is_made_once_published_to_read_and_removed_whole() {
 
     // Again, with one more attendee: ann's objects and file are untouched, cat is added.
     let before = std::fs::read_to_string(&ann).unwrap();
-    let out = run(&[
-        "class",
-        "up",
-        "--name",
-        name,
-        "--attendees",
-        "ann,ben,cat",
-        "--dir",
-        d,
-    ]);
+    let out = class_up(None, name, "ann,ben,cat", d);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("ann.kubeconfig (unchanged)"), "{stdout}");
@@ -169,17 +168,7 @@ async fn a_class_is_made_once_published_to_read_and_removed_whole() {
             instructor.display(),
             env!("CARGO_BIN_EXE_nonroot-lab")
         );
-        tmux.cmd(&[
-            "new-session",
-            "-d",
-            "-s",
-            "lab",
-            "-x",
-            "100",
-            "-y",
-            "24",
-            &command,
-        ]);
+        tmux.start(100, 24, &command);
         tmux.wait_for("3 attendees", 10);
         tmux
     });
@@ -344,16 +333,7 @@ async fn each_kubeconfig_may_do_what_its_person_needs_and_nothing_more() {
     let dir = tempfile::tempdir().unwrap();
     let d1 = dir.path().join("one");
     let d2 = dir.path().join("two");
-    let out = run(&[
-        "class",
-        "up",
-        "--name",
-        first,
-        "--attendees",
-        "ann,ben",
-        "--dir",
-        d1.to_str().unwrap(),
-    ]);
+    let out = class_up(None, first, "ann,ben", d1.to_str().unwrap());
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     // Every object of the first class, by resourceVersion; not the ResourceQuotas, whose
     // status the quota controller rewrites on its own.
@@ -458,16 +438,7 @@ async fn each_kubeconfig_may_do_what_its_person_needs_and_nothing_more() {
 
     // A second class of the same attendees leaves the first alone, and neither
     // attendee's kubeconfig reaches the other class.
-    let out = run(&[
-        "class",
-        "up",
-        "--name",
-        second,
-        "--attendees",
-        "ann,ben",
-        "--dir",
-        d2.to_str().unwrap(),
-    ]);
+    let out = class_up(None, second, "ann,ben", d2.to_str().unwrap());
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_eq!(versions(), before, "the second class changed the first");
     let ann2 = client_of(&d2.join("ann.kubeconfig")).await;
@@ -573,19 +544,8 @@ async fn a_refusal_half_way_leaves_nothing_of_the_class() {
     kubectl(&["apply", "-f", file.to_str().unwrap()]);
     let config = account_kubeconfig(ns, "half", dir.path());
 
-    let out = class_run(
-        Some(&config),
-        &[
-            "class",
-            "up",
-            "--name",
-            name,
-            "--attendees",
-            "ann",
-            "--dir",
-            dir.path().join("class").to_str().unwrap(),
-        ],
-    );
+    let class_dir = dir.path().join("class");
+    let out = class_up(Some(&config), name, "ann", class_dir.to_str().unwrap());
     let (stdout, stderr) = text(&out);
     kubectl(&["delete", "-f", file.to_str().unwrap(), "--wait=false"]);
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");

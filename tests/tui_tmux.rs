@@ -40,17 +40,7 @@ async fn run_a_docker_step_to_passed_in_a_real_terminal() {
         state.path().display(),
         env!("CARGO_BIN_EXE_nonroot-lab")
     );
-    tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "lab",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &command,
-    ]);
+    tmux.start(100, 30, &command);
     tmux.wait_for("Lessons", 10);
     tmux.wait_for("Docker 20", 15);
     let pid = tmux
@@ -226,17 +216,7 @@ async fn your_turn_through_the_shell_to_a_passed_check() {
         env!("CARGO_BIN_EXE_nonroot-lab"),
         home = home.path().display(),
     );
-    tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "lab",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &command,
-    ]);
+    tmux.start(120, 40, &command);
     tmux.wait_for("Lessons", 10);
     // Lesson 04, then its last step: the exercise.
     tmux.cmd(&["send-keys", "-t", "lab", "j", "j", "j", "Enter"]);

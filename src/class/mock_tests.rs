@@ -13,14 +13,7 @@ use tower_test::mock;
 use super::cluster::Cluster;
 use super::names::Class;
 use super::up::{up, Room};
-
-fn answer(status: u16, body: serde_json::Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Body::from(serde_json::to_vec(&body).unwrap()))
-        .unwrap()
-}
+use crate::engine::kube::mock_tests::answer;
 
 fn jwt(exp: u64, uid: &str) -> String {
     let b = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -187,12 +180,11 @@ fn progress_server(read: (u16, serde_json::Value)) -> (Client, Arc<Mutex<Vec<Str
     (Client::new(service, "default"), seen)
 }
 
-#[tokio::test]
-async fn in_a_class_each_step_is_one_merge_patch_and_tries_add_up() {
-    let existing = json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "nonroot-lab-progress", "labels": {"nonroot-lab.class": "room"}},
-        "data": {"01-a.one": "{\"status\":\"failed\",\"tries\":2,\"failed_in_a_row\":2}"}});
-    let (client, seen) = progress_server((200, existing));
+/// A publisher in namespace `room-ann` against `progress_server(read)`, with what it
+/// sent and what it said.
+type Lines = Arc<Mutex<Vec<String>>>;
+fn publisher(read: (u16, serde_json::Value)) -> (super::publish::Publisher, Lines, Lines) {
+    let (client, seen) = progress_server(read);
     let said = Arc::new(Mutex::new(Vec::new()));
     let log = said.clone();
     let p = super::publish::Publisher::with_client(
@@ -200,6 +192,15 @@ async fn in_a_class_each_step_is_one_merge_patch_and_tries_add_up() {
         "room-ann",
         Arc::new(move |l| log.lock().unwrap().push(l)),
     );
+    (p, seen, said)
+}
+
+#[tokio::test]
+async fn in_a_class_each_step_is_one_merge_patch_and_tries_add_up() {
+    let existing = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "nonroot-lab-progress", "labels": {"nonroot-lab.class": "room"}},
+        "data": {"01-a.one": "{\"status\":\"failed\",\"tries\":2,\"failed_in_a_row\":2}"}});
+    let (p, seen, said) = publisher((200, existing));
     p.step(ended("one", "failed"));
     p.step(ended("two", "passed"));
     let published = p.finish(std::time::Duration::from_secs(5)).await;
@@ -236,14 +237,7 @@ async fn outside_a_class_nothing_is_sent_and_forbidden_is_said_once() {
     assert_eq!(seen.lock().unwrap().len(), 1, "only the read");
 
     let forbidden = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 403, "reason": "Forbidden", "message": "forbidden"});
-    let (client, _) = progress_server((403, forbidden));
-    let said = Arc::new(Mutex::new(Vec::new()));
-    let log = said.clone();
-    let p = super::publish::Publisher::with_client(
-        client,
-        "room-ann",
-        Arc::new(move |l| log.lock().unwrap().push(l)),
-    );
+    let (p, _, said) = publisher((403, forbidden));
     p.step(ended("one", "passed"));
     p.step(ended("two", "passed"));
     p.finish(std::time::Duration::from_secs(5)).await;

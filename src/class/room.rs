@@ -59,14 +59,9 @@ impl StepRecord {
     /// stays theirs when the lab runs the step again.
     pub fn next(&self, status: &str, by: By, at_ms: u64) -> StepRecord {
         let passed = status == "passed";
-        let theirs = self.status == "passed" && self.by == By::Learner;
         StepRecord {
             status: status.to_string(),
-            by: if passed && (by == By::Learner || theirs) {
-                By::Learner
-            } else {
-                by
-            },
+            by: By::after(&self.status, self.by, passed, by),
             tries: self.tries + 1,
             failed_in_a_row: if passed {
                 0

@@ -8,6 +8,22 @@ pub struct Tmux {
 }
 
 impl Tmux {
+    /// Runs `command` in a detached session `lab` of `width` x `height`.
+    pub fn start(&self, width: u16, height: u16, command: &str) {
+        let (w, h) = (width.to_string(), height.to_string());
+        self.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "lab",
+            "-x",
+            &w,
+            "-y",
+            &h,
+            command,
+        ]);
+    }
+
     pub fn cmd(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .arg("-L")

@@ -21,7 +21,7 @@ fn client() -> (Client, ApiHandle) {
     (Client::new(service, "default"), handle)
 }
 
-fn answer(status: u16, body: serde_json::Value) -> Response<Body> {
+pub(crate) fn answer(status: u16, body: serde_json::Value) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")

@@ -299,7 +299,7 @@ async fn timed<T>(
 }
 
 #[cfg(test)]
-mod mock_tests;
+pub(crate) mod mock_tests;
 
 #[cfg(test)]
 mod tests {
