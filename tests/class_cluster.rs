@@ -452,6 +452,18 @@ async fn each_kubeconfig_may_do_what_its_person_needs_and_nothing_more() {
         before,
         "the second class's down touched the first"
     );
+    // The instructor may not end the class: one line naming what it lacks, nothing removed.
+    let out = class_run(
+        Some(&d1.join("instructor.kubeconfig")),
+        &["class", "down", "--name", first],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("may not delete namespaces") && stderr.contains("nothing was removed"),
+        "{stderr}"
+    );
+    assert_eq!(versions(), before, "a refused class down removed something");
 
     // An attendee's kubeconfig may not make a class: one line naming what it lacks,
     // exit 2, nothing made.
@@ -550,7 +562,9 @@ async fn a_refusal_half_way_leaves_nothing_of_the_class() {
     kubectl(&["delete", "-f", file.to_str().unwrap(), "--wait=false"]);
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
     assert!(
-        stderr.contains("forbidden: making Role") && stderr.contains("removing what this run made"),
+        stderr.contains("forbidden: making Role")
+            && stderr.contains("removing what this run made")
+            && stderr.contains("class up made nothing that is left"),
         "{stderr}"
     );
     assert_eq!(class_left(name), "", "a half-made class was left");

@@ -84,6 +84,49 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Asks the API server, before anything is changed, whether this kubeconfig may do
+    /// each (verb, API group, resource); the first refused is one line naming it.
+    pub async fn may_all(
+        &self,
+        needs: &[(&str, &str, &str)],
+        command: &str,
+        consequence: &str,
+    ) -> anyhow::Result<()> {
+        use futures_util::{stream, StreamExt, TryStreamExt};
+        use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
+        let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
+        let answers = stream::iter(needs.iter().map(|&(verb, group, resource)| {
+            let api = api.clone();
+            async move {
+                let review: SelfSubjectAccessReview = serde_json::from_value(serde_json::json!({
+                    "spec": {"resourceAttributes": {"verb": verb, "group": group, "resource": resource}}
+                }))?;
+                let answer = within(api.create(&kube::api::PostParams::default(), &review))
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("asking the API server what you may do: {}", explain(&e))
+                    })?;
+                anyhow::Ok((verb, group, resource, answer.status.is_some_and(|s| s.allowed)))
+            }
+        }))
+        .buffered(needs.len().max(1))
+        .try_collect::<Vec<_>>()
+        .await?;
+        if let Some((verb, group, resource, _)) = answers.iter().find(|a| !a.3) {
+            let api = if group.is_empty() {
+                String::new()
+            } else {
+                format!(" ({group})")
+            };
+            anyhow::bail!(
+                "forbidden: this kubeconfig may not {verb} {resource}{api}, which `{command}` needs; {consequence}. Run it with a cluster admin's kubeconfig (--kubeconfig FILE)"
+            );
+        }
+        Ok(())
+    }
+}
+
 pub fn resource_of(kind: &str) -> Option<ApiResource> {
     use k8s_openapi::api::core::v1 as core;
     use k8s_openapi::api::rbac::v1 as rbac;

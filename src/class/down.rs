@@ -14,6 +14,9 @@ use super::names::Class;
 /// Returns the namespaces removed.
 pub async fn down(cluster: &Cluster, class: &Class) -> anyhow::Result<Vec<String>> {
     let started = Instant::now();
+    cluster
+        .may_all(NEEDS, "class down", "nothing was removed")
+        .await?;
     let api: Api<Namespace> = Api::all(cluster.client.clone());
     let namespaces: Vec<String> =
         within(api.list(&ListParams::default().labels(&class.selector())))
@@ -31,7 +34,9 @@ pub async fn down(cluster: &Cluster, class: &Class) -> anyhow::Result<Vec<String
     if namespaces.is_empty() && !has_role {
         anyhow::bail!("{}", super::status::no_such_class(cluster, class).await);
     }
-    delete_cluster_objects(cluster, class).await;
+    delete_cluster_objects(cluster, class)
+        .await
+        .map_err(anyhow::Error::msg)?;
     for ns in &namespaces {
         match within(api.delete(ns, &DeleteParams::default())).await {
             Ok(_) => {}
@@ -50,13 +55,34 @@ pub async fn down(cluster: &Cluster, class: &Class) -> anyhow::Result<Vec<String
     Ok(namespaces)
 }
 
+/// Every verb `class down` uses, asked before anything is removed.
+const NEEDS: &[(&str, &str, &str)] = &[
+    ("list", "", "namespaces"),
+    ("delete", "", "namespaces"),
+    (
+        "deletecollection",
+        "rbac.authorization.k8s.io",
+        "clusterroles",
+    ),
+    (
+        "deletecollection",
+        "rbac.authorization.k8s.io",
+        "clusterrolebindings",
+    ),
+];
+
 /// The instructor's ClusterRole and ClusterRoleBinding, by the class's label.
-pub async fn delete_cluster_objects(cluster: &Cluster, class: &Class) {
+pub async fn delete_cluster_objects(cluster: &Cluster, class: &Class) -> Result<(), String> {
     let lp = ListParams::default().labels(&class.selector());
     let bindings: Api<ClusterRoleBinding> = Api::all(cluster.client.clone());
-    let _ = within(bindings.delete_collection(&DeleteParams::default(), &lp)).await;
+    within(bindings.delete_collection(&DeleteParams::default(), &lp))
+        .await
+        .map_err(|e| format!("deleting the class's ClusterRoleBinding: {}", explain(&e)))?;
     let roles: Api<ClusterRole> = Api::all(cluster.client.clone());
-    let _ = within(roles.delete_collection(&DeleteParams::default(), &lp)).await;
+    within(roles.delete_collection(&DeleteParams::default(), &lp))
+        .await
+        .map_err(|e| format!("deleting the class's ClusterRole: {}", explain(&e)))?;
+    Ok(())
 }
 
 /// Waits, by watching, until each namespace is gone; returns those still there.

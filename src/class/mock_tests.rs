@@ -248,3 +248,29 @@ async fn outside_a_class_nothing_is_sent_and_forbidden_is_said_once() {
         "{said:?}"
     );
 }
+
+/// A kubeconfig naming a cluster that never answers: the end of a run outside a class
+/// waits for the first read at most 2 s (virtual time), not the 10 s it would give a
+/// class's pending steps, nor the API call's 20 s.
+#[tokio::test(start_paused = true)]
+async fn a_cluster_that_never_answers_does_not_hold_up_the_end_of_a_run() {
+    let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let held = tokio::spawn(async move {
+        let mut kept = Vec::new();
+        while let Some(pending) = handle.next_request().await {
+            kept.push(pending);
+        }
+    });
+    let p = super::publish::Publisher::with_client(
+        Client::new(service, "default"),
+        "room-ann",
+        Arc::new(|_| {}),
+    );
+    p.step(ended("one", "passed"));
+    let started = tokio::time::Instant::now();
+    let published = p.finish(std::time::Duration::from_secs(10)).await;
+    let waited = started.elapsed();
+    assert_eq!(waited, std::time::Duration::from_secs(2), "{published:?}");
+    assert_eq!(published.class, None);
+    held.abort();
+}

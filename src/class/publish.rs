@@ -8,6 +8,7 @@
 //! `verify`, `check` in another terminal) knows only its own steps.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,7 +46,17 @@ pub struct Published {
 pub struct Publisher {
     tx: Option<mpsc::UnboundedSender<Msg>>,
     task: Option<tokio::task::JoinHandle<Published>>,
+    /// CONNECTING until the first read answers, then IN_CLASS or OFF.
+    state: Arc<AtomicU8>,
 }
+
+const CONNECTING: u8 = 0;
+const IN_CLASS: u8 = 1;
+const OFF: u8 = 2;
+/// How long the end of a run waits for a first read that has not answered: a run
+/// outside a class, on a machine whose kubeconfig names a cluster that is gone, must
+/// not wait out the API call's time limit.
+const FIRST_READ_LIMIT: Duration = Duration::from_secs(2);
 
 /// Where the publisher tells of a problem (the TUI's status line, stderr).
 pub type Say = Arc<dyn Fn(String) + Send + Sync>;
@@ -56,6 +67,7 @@ impl Publisher {
         Publisher {
             tx: None,
             task: None,
+            state: Arc::new(AtomicU8::new(OFF)),
         }
     }
 
@@ -71,6 +83,8 @@ impl Publisher {
         }
         let namespace = kubeconfig::lab_namespace_from(options, Some(&source));
         let (tx, rx) = mpsc::unbounded_channel();
+        let state = Arc::new(AtomicU8::new(CONNECTING));
+        let shared = state.clone();
         let task = tokio::spawn(async move {
             let client = match source
                 .client_config()
@@ -79,13 +93,17 @@ impl Publisher {
                 .and_then(|c| Client::try_from(c).ok())
             {
                 Some(c) => c,
-                None => return Published::default(),
+                None => {
+                    shared.store(OFF, Ordering::SeqCst);
+                    return Published::default();
+                }
             };
-            run(client, namespace, rx, say).await
+            run(client, namespace, rx, say, shared).await
         });
         Publisher {
             tx: Some(tx),
             task: Some(task),
+            state,
         }
     }
 
@@ -93,10 +111,12 @@ impl Publisher {
     pub fn with_client(client: Client, namespace: &str, say: Say) -> Publisher {
         let (tx, rx) = mpsc::unbounded_channel();
         let namespace = namespace.to_string();
-        let task = tokio::spawn(run(client, namespace, rx, say));
+        let state = Arc::new(AtomicU8::new(CONNECTING));
+        let task = tokio::spawn(run(client, namespace, rx, say, state.clone()));
         Publisher {
             tx: Some(tx),
             task: Some(task),
+            state,
         }
     }
 
@@ -122,14 +142,20 @@ impl Publisher {
             return Published::default();
         };
         let abort = task.abort_handle();
+        let limit = match self.state.load(Ordering::SeqCst) {
+            IN_CLASS => limit,
+            CONNECTING => limit.min(FIRST_READ_LIMIT),
+            // Outside a class the task is ending (at most saying why).
+            _ => limit.min(Duration::from_millis(200)),
+        };
         match tokio::time::timeout(limit, task).await {
             Ok(Ok(p)) => p,
             _ => {
                 abort.abort();
                 Published {
                     problem: Some(format!(
-                        "the cluster did not take the progress within {} s",
-                        limit.as_secs()
+                        "the cluster did not take the progress within {:.1} s",
+                        limit.as_secs_f64()
                     )),
                     ..Published::default()
                 }
@@ -143,6 +169,7 @@ async fn run(
     namespace: String,
     mut rx: mpsc::UnboundedReceiver<Msg>,
     say: Say,
+    state: Arc<AtomicU8>,
 ) -> Published {
     let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
     let mut published = Published {
@@ -157,17 +184,23 @@ async fn run(
                 .as_ref()
                 .and_then(|l| l.get(CLASS).cloned())
             else {
+                state.store(OFF, Ordering::SeqCst);
                 return published;
             };
             published.class = Some((class, namespace.clone()));
+            state.store(IN_CLASS, Ordering::SeqCst);
             match room::parse(&map.data.unwrap_or_default()) {
                 room::Steps::Read(steps) => steps,
                 room::Steps::Unreadable(_) => BTreeMap::new(),
             }
         }
         // Not in a class: nothing to publish to, and nothing to say.
-        Err(e) if is_not_found(&e) => return published,
+        Err(e) if is_not_found(&e) => {
+            state.store(OFF, Ordering::SeqCst);
+            return published;
+        }
         Err(e) => {
+            state.store(OFF, Ordering::SeqCst);
             let why = if is_forbidden(&e) {
                 format!("progress not published: this kubeconfig may not read {PROGRESS_MAP} in {namespace}")
             } else {

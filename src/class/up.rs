@@ -35,22 +35,17 @@ pub struct Made {
 }
 
 /// Every verb `class up` uses, asked of the API server before anything is made.
-const NEEDS: &[(&str, &str, &str, bool)] = &[
-    ("create", "", "namespaces", true),
-    ("create", "rbac.authorization.k8s.io", "clusterroles", true),
-    (
-        "create",
-        "rbac.authorization.k8s.io",
-        "clusterrolebindings",
-        true,
-    ),
-    ("create", "rbac.authorization.k8s.io", "roles", false),
-    ("create", "rbac.authorization.k8s.io", "rolebindings", false),
-    ("create", "", "serviceaccounts", false),
-    ("create", "", "resourcequotas", false),
-    ("create", "", "limitranges", false),
-    ("create", "", "configmaps", false),
-    ("delete", "", "namespaces", true),
+const NEEDS: &[(&str, &str, &str)] = &[
+    ("create", "", "namespaces"),
+    ("create", "rbac.authorization.k8s.io", "clusterroles"),
+    ("create", "rbac.authorization.k8s.io", "clusterrolebindings"),
+    ("create", "rbac.authorization.k8s.io", "roles"),
+    ("create", "rbac.authorization.k8s.io", "rolebindings"),
+    ("create", "", "serviceaccounts"),
+    ("create", "", "resourcequotas"),
+    ("create", "", "limitranges"),
+    ("create", "", "configmaps"),
+    ("delete", "", "namespaces"),
 ];
 
 pub async fn up(
@@ -59,7 +54,9 @@ pub async fn up(
     say: &(dyn Fn(&str) + Sync),
 ) -> anyhow::Result<Made> {
     let started = Instant::now();
-    preflight(cluster).await?;
+    cluster
+        .may_all(NEEDS, "class up", "nothing was made")
+        .await?;
     let class = room.class;
     let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
     let existing: BTreeMap<String, Option<String>> =
@@ -113,11 +110,9 @@ pub async fn up(
     let made = match made {
         Ok(made) => made,
         Err(e) => {
-            say(&format!(
-                "class up failed: {e:#}\nremoving what this run made..."
-            ));
+            say("class up was refused half-way: removing what this run made...");
             undo(cluster, class, &new_namespaces, !role_was_there).await;
-            return Err(e);
+            return Err(e.context("class up made nothing that is left"));
         }
     };
     say(&format!(
@@ -129,44 +124,6 @@ pub async fn up(
         started.elapsed().as_secs_f64()
     ));
     Ok(made)
-}
-
-async fn preflight(cluster: &Cluster) -> anyhow::Result<()> {
-    use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
-    let api: Api<SelfSubjectAccessReview> = Api::all(cluster.client.clone());
-    let answers = stream::iter(NEEDS.iter().map(|(verb, group, resource, _)| {
-        let api = api.clone();
-        async move {
-            let review: SelfSubjectAccessReview = serde_json::from_value(json!({
-                "spec": {"resourceAttributes": {"verb": verb, "group": group, "resource": resource}}
-            }))?;
-            let answer = within(api.create(&PostParams::default(), &review))
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!("asking the API server what you may do: {}", explain(&e))
-                })?;
-            anyhow::Ok((
-                verb,
-                group,
-                resource,
-                answer.status.is_some_and(|s| s.allowed),
-            ))
-        }
-    }))
-    .buffered(NEEDS.len())
-    .try_collect::<Vec<_>>()
-    .await?;
-    if let Some((verb, group, resource, _)) = answers.iter().find(|a| !a.3) {
-        let api = if group.is_empty() {
-            String::new()
-        } else {
-            format!(" ({group})")
-        };
-        anyhow::bail!(
-            "forbidden: this kubeconfig may not {verb} {resource}{api}, which `class up` needs; nothing was made. Run it with a cluster admin's kubeconfig (--kubeconfig FILE)"
-        );
-    }
-    Ok(())
 }
 
 async fn make(
@@ -364,7 +321,7 @@ async fn undo(cluster: &Cluster, class: &Class, namespaces: &[String], role: boo
         let _ = within(api.delete(ns, &DeleteParams::default())).await;
     }
     if role {
-        super::down::delete_cluster_objects(cluster, class).await;
+        let _ = super::down::delete_cluster_objects(cluster, class).await;
     }
     super::down::wait_namespaces_gone(cluster, namespaces, Duration::from_secs(120)).await;
 }
