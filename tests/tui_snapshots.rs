@@ -294,11 +294,11 @@ fn the_class_room_and_one_attendee() {
         namespace: format!("room-{name}"),
         steps,
     };
-    let lessons: Vec<(String, usize)> = LabFiles::embedded()
+    let lessons: Vec<(String, Vec<String>)> = LabFiles::embedded()
         .lessons()
         .unwrap()
         .iter()
-        .map(|l| (l.id.clone(), l.steps.len()))
+        .map(|l| (l.id.clone(), l.steps.iter().map(|s| s.id.clone()).collect()))
         .collect();
     for size in SIZES {
         let people = vec![

@@ -101,7 +101,7 @@ pub async fn run(args: ClassArgs, files: &LabFiles, options: &KubeOptions) -> an
                     let lessons = files
                         .lessons()?
                         .iter()
-                        .map(|l| (l.id.clone(), l.steps.len()))
+                        .map(|l| (l.id.clone(), l.steps.iter().map(|s| s.id.clone()).collect()))
                         .collect();
                     let state = crate::tui::room::state::RoomState::new(
                         &class.name,

@@ -15,8 +15,9 @@ pub enum RoomMsg {
 
 pub struct RoomState {
     pub class: String,
-    /// Each lesson's id and its number of steps, in order: a column each.
-    pub lessons: Vec<(String, usize)>,
+    /// Each lesson's id and its steps' ids, in order: a column each, and the order of
+    /// an attendee's steps.
+    pub lessons: Vec<(String, Vec<String>)>,
     pub attendees: BTreeMap<String, Attendee>,
     pub stuck: Stuck,
     pub now_ms: u64,
@@ -33,7 +34,7 @@ pub struct RoomState {
 impl RoomState {
     pub fn new(
         class: &str,
-        lessons: Vec<(String, usize)>,
+        lessons: Vec<(String, Vec<String>)>,
         attendees: Vec<Attendee>,
         stuck: Stuck,
         now_ms: u64,
@@ -56,7 +57,26 @@ impl RoomState {
     }
 
     pub fn total_steps(&self) -> usize {
-        self.lessons.iter().map(|(_, n)| n).sum()
+        self.lessons.iter().map(|(_, steps)| steps.len()).sum()
+    }
+
+    /// Where a published step (`LESSON.STEP`) sits in the lessons' order; steps the
+    /// lessons do not have (another version of the lab) go last.
+    pub fn position(&self, key: &str) -> (usize, usize) {
+        let Some((lesson, step)) = crate::class::room::split_key(key) else {
+            return (usize::MAX, usize::MAX);
+        };
+        self.lessons
+            .iter()
+            .enumerate()
+            .find(|(_, (id, _))| id == lesson)
+            .map(|(i, (_, steps))| {
+                (
+                    i,
+                    steps.iter().position(|s| s == step).unwrap_or(usize::MAX),
+                )
+            })
+            .unwrap_or((usize::MAX, usize::MAX))
     }
 
     /// The table's rows: stuck first, then unreadable, then the fewest passed.
@@ -167,7 +187,7 @@ mod tests {
     fn a_change_moves_the_stuck_to_the_top_and_enter_opens_them() {
         let mut s = RoomState::new(
             "c",
-            vec![("01-a".into(), 3)],
+            vec![("01-a".into(), vec!["x".into(), "y".into(), "z".into()])],
             vec![attendee("ann"), attendee("ben")],
             Stuck::default(),
             1_000,
@@ -189,6 +209,23 @@ mod tests {
         s.update(RoomMsg::Key(Key::Down));
         assert_eq!(s.selected, 1, "never past the last row");
         assert!(s.update(RoomMsg::Key(Key::Quit)));
+    }
+
+    #[test]
+    fn steps_follow_the_lessons_order_not_the_alphabet() {
+        let s = RoomState::new(
+            "c",
+            vec![
+                ("01-a".into(), vec!["root".into(), "pod".into()]),
+                ("02-b".into(), vec!["x".into()]),
+            ],
+            vec![],
+            Stuck::default(),
+            0,
+        );
+        let mut keys = vec!["02-b.x", "01-a.pod", "01-a.root", "09-gone.y"];
+        keys.sort_by_key(|k| s.position(k));
+        assert_eq!(keys, ["01-a.root", "01-a.pod", "02-b.x", "09-gone.y"]);
     }
 
     #[test]

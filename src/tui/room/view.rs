@@ -82,7 +82,8 @@ fn table(frame: &mut Frame, area: Rect, state: &RoomState, rows: &[Summary], the
             format!("{}/{}", row.passed, state.total_steps()),
             row.by_learner
         );
-        for (id, count) in &state.lessons {
+        for (id, steps) in &state.lessons {
+            let count = &steps.len();
             let prefix = format!("{id}.");
             let passed = row
                 .steps
@@ -169,7 +170,9 @@ fn detail(frame: &mut Frame, area: Rect, state: &RoomState, row: &Summary, theme
             theme.failed(),
         )));
     }
-    for (key, r) in &row.steps {
+    let mut ordered: Vec<(&String, &crate::class::room::StepRecord)> = row.steps.iter().collect();
+    ordered.sort_by_key(|(k, _)| state.position(k));
+    for (key, r) in ordered {
         let word = match r.status.as_str() {
             "passed" => "PASS",
             "failed" => "FAIL",
