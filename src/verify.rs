@@ -116,8 +116,8 @@ pub async fn verify(
     let published = publisher.finish(Duration::from_secs(10)).await;
     if let Some((class, namespace)) = &published.class {
         crate::console::err(&format!(
-            "progress published to class `{class}` (namespace {namespace}): {} steps, {} requests\n",
-            published.steps, published.requests
+            "progress published to class `{class}` (namespace {namespace}): {} steps in {} requests, after 1 read\n",
+            published.steps, published.requests.saturating_sub(1)
         ));
     }
     let summary = Summary::of(&reports);

@@ -191,7 +191,7 @@ async fn a_class_is_made_once_published_to_read_and_removed_whole() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(
         stderr.contains(&format!(
-            "progress published to class `{name}` (namespace {name}-ann): 1 steps, 2 requests"
+            "progress published to class `{name}` (namespace {name}-ann): 1 steps in 1 requests, after 1 read"
         )),
         "one read, then one request per step: {stderr}"
     );
@@ -452,10 +452,30 @@ async fn each_kubeconfig_may_do_what_its_person_needs_and_nothing_more() {
         before,
         "the second class's down touched the first"
     );
-    // The instructor may not end the class: one line naming what it lacks, nothing removed.
+    // An attendee may not read the room: one line saying whose kubeconfig to use.
+    let out = class_run(
+        Some(&d1.join("ann.kubeconfig")),
+        &["class", "status", "--name", first],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("may not list namespaces") && stderr.contains("instructor.kubeconfig"),
+        "{stderr}"
+    );
+    // The instructor may not end the class: one line naming what it lacks, nothing removed,
+    // and no progress file written for a `down` that did not happen.
+    let kept = dir.path().join("kept.json");
     let out = class_run(
         Some(&d1.join("instructor.kubeconfig")),
-        &["class", "down", "--name", first],
+        &[
+            "class",
+            "down",
+            "--name",
+            first,
+            "--keep-progress",
+            kept.to_str().unwrap(),
+        ],
     );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
@@ -464,6 +484,7 @@ async fn each_kubeconfig_may_do_what_its_person_needs_and_nothing_more() {
         "{stderr}"
     );
     assert_eq!(versions(), before, "a refused class down removed something");
+    assert!(!kept.exists(), "a refused class down wrote the progress");
 
     // An attendee's kubeconfig may not make a class: one line naming what it lacks,
     // exit 2, nothing made.

@@ -287,7 +287,7 @@ fn the_class_room_and_one_attendee() {
         solution_shown: false,
     };
     let steps = |list: Vec<(&str, StepRecord)>| {
-        Steps::Read(list.into_iter().map(|(k, r)| (k.to_string(), r)).collect())
+        Steps::read(list.into_iter().map(|(k, r)| (k.to_string(), r)).collect())
     };
     let attendee = |name: &str, steps: Steps| Attendee {
         name: name.into(),
@@ -332,13 +332,13 @@ fn the_class_room_and_one_attendee() {
                     ),
                 ]),
             ),
-            attendee("cat", Steps::Read(Default::default())),
+            attendee("cat", Steps::default()),
         ];
         let mut room = RoomState::new("room", lessons.clone(), people, Stuck::default(), now);
         room.update(RoomMsg::Change(Change::Progress {
             namespace: "room-dan".into(),
             name: "dan".into(),
-            steps: Steps::Unreadable("`01-why-non-root.x`: key must be a string at line 1".into()),
+            steps: Steps::unreadable("`01-why-non-root.x`: key must be a string at line 1"),
             seen_ms: now,
         }));
         let draw = |room: &RoomState| {

@@ -86,7 +86,8 @@ impl Cluster {
 
 impl Cluster {
     /// Asks the API server, before anything is changed, whether this kubeconfig may do
-    /// each (verb, API group, resource); the first refused is one line naming it.
+    /// each (verb, API group, resource); the first refused is one line naming it, then
+    /// what that means and what to do.
     pub async fn may_all(
         &self,
         needs: &[(&str, &str, &str)],
@@ -120,7 +121,7 @@ impl Cluster {
                 format!(" ({group})")
             };
             anyhow::bail!(
-                "forbidden: this kubeconfig may not {verb} {resource}{api}, which `{command}` needs; {consequence}. Run it with a cluster admin's kubeconfig (--kubeconfig FILE)"
+                "forbidden: this kubeconfig may not {verb} {resource}{api}, which `{command}` needs; {consequence}"
             );
         }
         Ok(())

@@ -63,7 +63,7 @@ pub async fn run(args: ClassArgs, files: &LabFiles, options: &KubeOptions) -> an
             Ok(0)
         }
         ClassCommand::Status { format } => {
-            let cluster = Cluster::connect(options).await?;
+            let cluster = reader(options, "class status").await?;
             let summaries = summaries(&cluster, &class, Stuck::default()).await?;
             match format {
                 DoctorFormat::Json => console::out(&format!(
@@ -92,7 +92,7 @@ pub async fn run(args: ClassArgs, files: &LabFiles, options: &KubeOptions) -> an
                 tries: stuck_tries.max(1),
                 idle_minutes,
             };
-            let cluster = Cluster::connect(options).await?;
+            let cluster = reader(options, "class watch").await?;
             let attendees = super::status::read(&cluster, &class).await?;
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let watch = super::watch::spawn(&cluster, &class, tx);
@@ -119,6 +119,14 @@ pub async fn run(args: ClassArgs, files: &LabFiles, options: &KubeOptions) -> an
         }
         ClassCommand::Down { keep_progress } => {
             let cluster = Cluster::connect(options).await?;
+            // Asked before the progress is saved: a refused `down` leaves no file either.
+            cluster
+                .may_all(
+                    super::down::NEEDS,
+                    "class down",
+                    "nothing was removed. Run it with a cluster admin's kubeconfig (--kubeconfig FILE)",
+                )
+                .await?;
             if let Some(file) = &keep_progress {
                 let summaries = summaries(&cluster, &class, Stuck::default()).await?;
                 let json = serde_json::to_string_pretty(&serde_json::json!({
@@ -165,13 +173,7 @@ async fn json_lines(
     use std::io::Write;
     let mut known: BTreeMap<String, BTreeMap<String, room::StepRecord>> = attendees
         .into_iter()
-        .map(|a| {
-            let steps = match a.steps {
-                room::Steps::Read(s) => s,
-                room::Steps::Unreadable(_) => BTreeMap::new(),
-            };
-            (a.namespace, steps)
-        })
+        .map(|a| (a.namespace, a.steps.records))
         .collect();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
@@ -188,26 +190,26 @@ async fn json_lines(
                 name,
                 steps,
                 seen_ms,
-            } => match steps {
-                room::Steps::Unreadable(why) => lines.push(serde_json::json!({
-                    "attendee": name, "namespace": namespace, "unreadable": why, "seen_ms": seen_ms
-                })),
-                room::Steps::Read(steps) => {
-                    let before = known.entry(namespace.clone()).or_default();
-                    for (key, r) in &steps {
-                        if before.get(key) != Some(r) {
-                            lines.push(serde_json::json!({
-                                "attendee": name, "namespace": namespace,
-                                "step": key.replacen('.', "/", 1), "status": r.status,
-                                "by": r.by, "tries": r.tries,
-                                "at_ms": r.at_ms, "seen_ms": seen_ms,
-                                "delay_ms": seen_ms.saturating_sub(r.at_ms),
-                            }));
-                        }
-                    }
-                    *before = steps;
+            } => {
+                if let Some(why) = &steps.unreadable {
+                    lines.push(serde_json::json!({
+                        "attendee": name, "namespace": namespace, "unreadable": why, "seen_ms": seen_ms
+                    }));
                 }
-            },
+                let before = known.entry(namespace.clone()).or_default();
+                for (key, r) in &steps.records {
+                    if before.get(key) != Some(r) {
+                        lines.push(serde_json::json!({
+                            "attendee": name, "namespace": namespace,
+                            "step": key.replacen('.', "/", 1), "status": r.status,
+                            "by": r.by, "tries": r.tries,
+                            "at_ms": r.at_ms, "seen_ms": seen_ms,
+                            "delay_ms": seen_ms.saturating_sub(r.at_ms),
+                        }));
+                    }
+                }
+                *before = steps.records;
+            }
         }
         let mut out = std::io::stdout().lock();
         for line in lines {
@@ -216,6 +218,19 @@ async fn json_lines(
         out.flush()?;
     }
     Ok(())
+}
+
+/// A connection that may read the room, or one line saying whose kubeconfig to use.
+async fn reader(options: &KubeOptions, command: &str) -> anyhow::Result<Cluster> {
+    let cluster = Cluster::connect(options).await?;
+    cluster
+        .may_all(
+            super::status::NEEDS,
+            command,
+            "use the instructor's kubeconfig that `class up` wrote (DIR/instructor.kubeconfig) or a cluster admin's",
+        )
+        .await?;
+    Ok(cluster)
 }
 
 pub async fn summaries(

@@ -189,10 +189,7 @@ async fn run(
             };
             published.class = Some((class, namespace.clone()));
             state.store(IN_CLASS, Ordering::SeqCst);
-            match room::parse(&map.data.unwrap_or_default()) {
-                room::Steps::Read(steps) => steps,
-                room::Steps::Unreadable(_) => BTreeMap::new(),
-            }
+            room::parse(&map.data.unwrap_or_default()).records
         }
         // Not in a class: nothing to publish to, and nothing to say.
         Err(e) if is_not_found(&e) => {

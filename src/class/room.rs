@@ -110,47 +110,82 @@ impl StepEnded {
             expected: c.expected.clone(),
             actual: c.actual.clone(),
         });
-        let status = serde_json::to_value(report.status)
+        let mut status = serde_json::to_value(report.status)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
+        // A step that only shows a value of the engine proves nothing: never a pass.
+        if report.observe && status == "passed" {
+            status = "observed".into();
+        }
+        // What a step printed goes to the instructor only when it did not pass: a
+        // passing step's output may show the attendee's machine (lesson 01 lists the
+        // host's accounts), and the room needs it only to help.
+        let output = if status == "passed" || status == "observed" {
+            vec![]
+        } else {
+            tail(output)
+        };
         StepEnded {
             lesson: report.lesson.clone(),
             step: report.step.clone(),
             status,
             by,
             failure,
-            output: tail(output),
+            output,
             at_ms: now_ms(),
         }
     }
 }
 
-/// An attendee's steps, or why they cannot be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Steps {
-    Read(BTreeMap<String, StepRecord>),
-    /// The ConfigMap holds something that is not the lab's records (edited by hand).
-    Unreadable(String),
+/// An attendee's steps as their ConfigMap holds them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Steps {
+    pub records: BTreeMap<String, StepRecord>,
+    /// The ConfigMap also holds something that is not the lab's record (edited by
+    /// hand): the first such key and why. The records around it are still read.
+    pub unreadable: Option<String>,
 }
 
-/// Reads a progress ConfigMap's data. One bad value makes the whole attendee
-/// unreadable: a half-read record would mislead the instructor.
-pub fn parse(data: &BTreeMap<String, String>) -> Steps {
-    let mut steps = BTreeMap::new();
-    for (k, v) in data {
-        if split_key(k).is_none() {
-            return Steps::Unreadable(format!("key `{k}` is not LESSON.STEP"));
-        }
-        match serde_json::from_str::<StepRecord>(v) {
-            Ok(r) if !r.status.is_empty() => {
-                steps.insert(k.clone(), r);
-            }
-            Ok(_) => return Steps::Unreadable(format!("`{k}` has no status")),
-            Err(e) => return Steps::Unreadable(format!("`{k}`: {e}")),
+impl Steps {
+    pub fn read(records: BTreeMap<String, StepRecord>) -> Steps {
+        Steps {
+            records,
+            unreadable: None,
         }
     }
-    Steps::Read(steps)
+
+    pub fn unreadable(why: impl Into<String>) -> Steps {
+        Steps {
+            records: BTreeMap::new(),
+            unreadable: Some(why.into()),
+        }
+    }
+}
+
+/// Reads a progress ConfigMap's data: every record that is the lab's, and the first
+/// key that is not, so the room says the map was tampered with without losing the
+/// attendee's other steps.
+pub fn parse(data: &BTreeMap<String, String>) -> Steps {
+    let mut steps = Steps::default();
+    for (k, v) in data {
+        let problem = if split_key(k).is_none() {
+            Some(format!("key `{k}` is not LESSON.STEP"))
+        } else {
+            match serde_json::from_str::<StepRecord>(v) {
+                Ok(r) if !r.status.is_empty() => {
+                    steps.records.insert(k.clone(), r);
+                    None
+                }
+                Ok(_) => Some(format!("`{k}` has no status")),
+                Err(e) => Some(format!("`{k}`: {e}")),
+            }
+        };
+        if steps.unreadable.is_none() {
+            steps.unreadable = problem;
+        }
+    }
+    steps
 }
 
 /// What the room's watch sees change.
@@ -205,9 +240,8 @@ pub struct Summary {
     /// Milliseconds since the Unix epoch of the last step that ended.
     pub last_activity: Option<u64>,
     /// Why the room calls them stuck, when it does.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub stuck: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Why their ConfigMap cannot be read (edited by hand), when it cannot.
     pub unreadable: Option<String>,
     pub steps: BTreeMap<String, StepRecord>,
 }
@@ -233,13 +267,8 @@ impl Attendee {
             unreadable: None,
             steps: BTreeMap::new(),
         };
-        let steps = match &self.steps {
-            Steps::Read(steps) => steps,
-            Steps::Unreadable(why) => {
-                s.unreadable = Some(why.clone());
-                return s;
-            }
-        };
+        s.unreadable = self.steps.unreadable.clone();
+        let steps = &self.steps.records;
         s.steps = steps.clone();
         let slash = |k: &str| k.replacen('.', "/", 1);
         for (k, r) in steps {
@@ -383,6 +412,13 @@ mod tests {
             assert!(s.unreadable.is_some(), "{k}={v}");
             assert_eq!(s.passed, 0);
         }
+        // A garbage key beside good records: the records still count, the flag stays.
+        let a = attendee(&[
+            ("01-a.one", record("passed", By::Lab, 1, 0)),
+            ("x.y", "{bad".to_string()),
+        ]);
+        let s = a.summary(Stuck::default(), 1);
+        assert_eq!((s.passed, s.unreadable.is_some()), (1, true));
     }
 
     #[test]

@@ -12,6 +12,13 @@ use super::room::{self, Attendee, Steps};
 
 /// The attendees of a class, each with its progress; an error naming the classes there
 /// are when this one is not.
+/// What reading the room needs: the instructor's kubeconfig has it, an attendee's not.
+pub const NEEDS: &[(&str, &str, &str)] = &[
+    ("list", "", "namespaces"),
+    ("list", "", "configmaps"),
+    ("watch", "", "configmaps"),
+];
+
 pub async fn read(cluster: &Cluster, class: &Class) -> anyhow::Result<Vec<Attendee>> {
     let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
     let listed = within(namespaces.list(&ListParams::default().labels(&class.selector())))
@@ -31,7 +38,7 @@ pub async fn read(cluster: &Cluster, class: &Class) -> anyhow::Result<Vec<Attend
                 Attendee {
                     name,
                     namespace,
-                    steps: Steps::Read(BTreeMap::new()),
+                    steps: Steps::default(),
                 },
             ))
         })
@@ -96,7 +103,7 @@ pub fn render_human(
         total,
         "ATTENDEE",
         "PASSED",
-        "BY YOU",
+        "OWN",
         "ON",
         "IDLE",
         "LAST FAILURE"
@@ -106,7 +113,13 @@ pub fn render_human(
             .last_activity
             .map(|t| format!("{}m", now_ms.saturating_sub(t) / 60_000))
             .unwrap_or_else(|| "-".into());
-        let on = s.current.clone().unwrap_or_else(|| "not started".into());
+        let on: String = s
+            .current
+            .clone()
+            .unwrap_or_else(|| "not started".into())
+            .chars()
+            .take(34)
+            .collect();
         let failure = match (&s.unreadable, &s.last_failure) {
             (Some(why), _) => format!("unreadable progress: {why}"),
             (None, Some(f)) => format!(
@@ -115,7 +128,11 @@ pub fn render_human(
             ),
             (None, None) => "-".into(),
         };
-        let mark = if s.stuck.is_some() { "!" } else { " " };
+        let mark = match (&s.stuck, &s.unreadable) {
+            (Some(_), _) => "!",
+            (None, Some(_)) => "?",
+            _ => " ",
+        };
         out.push_str(&format!(
             "{mark}{:<15} {:>3}/{:<3} {:>6}  {:<34} {:>6}  {}\n",
             s.name, s.passed, total, s.by_learner, on, idle, failure

@@ -55,7 +55,11 @@ pub async fn up(
 ) -> anyhow::Result<Made> {
     let started = Instant::now();
     cluster
-        .may_all(NEEDS, "class up", "nothing was made")
+        .may_all(
+            NEEDS,
+            "class up",
+            "nothing was made. Run it with a cluster admin's kubeconfig (--kubeconfig FILE)",
+        )
         .await?;
     let class = room.class;
     let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
@@ -116,10 +120,11 @@ pub async fn up(
         }
     };
     say(&format!(
-        "class `{}` on context `{}`: {} attendees ({} new), in {:.1} s",
+        "class `{}` on context `{}`: {} attendee{} ({} new), in {:.1} s",
         class.name,
         cluster.context,
         room.attendees.len(),
+        if room.attendees.len() == 1 { "" } else { "s" },
         made.new_attendees.len(),
         started.elapsed().as_secs_f64()
     ));

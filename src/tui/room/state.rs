@@ -108,7 +108,7 @@ impl RoomState {
                     .or_insert_with(|| Attendee {
                         name: name.clone(),
                         namespace: namespace.clone(),
-                        steps: Steps::Read(BTreeMap::new()),
+                        steps: Steps::default(),
                     });
                 if !name.is_empty() {
                     entry.name = name.clone();
@@ -155,7 +155,7 @@ mod tests {
     use crate::class::room::{Failure, StepRecord};
 
     fn steps(records: &[(&str, &str, u32)]) -> Steps {
-        Steps::Read(
+        Steps::read(
             records
                 .iter()
                 .map(|(k, status, in_a_row)| {
@@ -179,7 +179,7 @@ mod tests {
         Attendee {
             name: name.into(),
             namespace: format!("c-{name}"),
-            steps: Steps::Read(BTreeMap::new()),
+            steps: Steps::default(),
         }
     }
 
@@ -234,7 +234,7 @@ mod tests {
         s.update(RoomMsg::Change(Change::Progress {
             namespace: "c-cat".into(),
             name: "cat".into(),
-            steps: Steps::Unreadable("`x`: bad".into()),
+            steps: Steps::unreadable("`x`: bad"),
             seen_ms: 5,
         }));
         let rows = s.rows();

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::state::RoomState;
-use crate::class::room::{Steps, Summary};
+use crate::class::room::Summary;
 use crate::progress::By;
 use crate::tui::theme::Theme;
 
@@ -42,7 +42,7 @@ pub fn draw(frame: &mut Frame, state: &RoomState, theme: &Theme) {
     let keys = if state.detail.is_some() {
         "↑↓ scroll  Esc back to the room  q quit"
     } else {
-        "↑↓ select  Enter an attendee's steps  q quit   ! stuck ? unreadable  x a failing step"
+        "↑↓ select  Enter steps  q quit  ! stuck ? unreadable x failing"
     };
     frame.render_widget(Paragraph::new(Span::styled(keys, theme.dim())), foot);
 }
@@ -164,7 +164,7 @@ fn detail(frame: &mut Frame, area: Rect, state: &RoomState, row: &Summary, theme
         )));
     }
     let attendee = state.attendees.get(&row.namespace);
-    if let Some(Steps::Unreadable(why)) = attendee.map(|a| &a.steps) {
+    if let Some(why) = attendee.and_then(|a| a.steps.unreadable.as_ref()) {
         lines.push(Line::from(Span::styled(
             format!("unreadable progress: {why} (the ConfigMap was edited by hand?)"),
             theme.failed(),
