@@ -89,6 +89,20 @@ pub enum Command {
     },
     /// The non-root rules on your own Dockerfiles, images, manifests and running containers.
     Audit(AuditArgs),
+    /// The auditor's rules: `list` them, or `explain ID` (what is wrong, the fix, the
+    /// nearest rules of other tools).
+    Rules {
+        #[command(subcommand)]
+        what: RulesCommand,
+    },
+    /// Shell completions for bash, zsh or fish, on standard output
+    /// (`nonroot-lab completions bash > /etc/bash_completion.d/nonroot-lab`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff), on standard output: `nonroot-lab man > nonroot-lab.1`.
+    Man,
     /// A class on a shared cluster: set up a namespace, permissions and kubeconfig per
     /// attendee, see the room, tear it down.
     Class(ClassArgs),
@@ -99,6 +113,20 @@ pub enum Command {
         /// namespace the lab created.
         #[arg(long)]
         all: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// Every rule: id, severity, what it judges, name.
+    List {
+        #[arg(long, value_enum, default_value_t = DoctorFormat::Human)]
+        format: DoctorFormat,
+    },
+    /// One rule in full.
+    Explain {
+        /// The rule's id, e.g. NRD001 (any case).
+        id: String,
     },
 }
 

@@ -22,6 +22,7 @@ pub mod lesson;
 pub mod progress;
 pub mod report;
 pub mod resolve;
+pub mod rules_command;
 pub mod runner;
 pub mod session;
 pub mod signals;

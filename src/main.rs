@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Result;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
-use nonroot_lab::cli::{Cli, Command, DoctorFormat};
+use nonroot_lab::cli::{Cli, Command, DoctorFormat, RulesCommand};
 use nonroot_lab::engine::Sweep;
 use nonroot_lab::images::ImageMap;
 use nonroot_lab::lesson::LabFiles;
@@ -39,10 +39,32 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<u8> {
     let kube_options = cli.kube_options();
-    // The auditor needs neither the lessons nor the image map.
+    // The auditor, its rules and the shell's files need neither the lessons nor the
+    // image map.
     let command = match cli.command {
         Some(Command::Audit(args)) => {
             return nonroot_lab::audit_command::run(args, &kube_options).await
+        }
+        Some(Command::Rules { what }) => {
+            return match what {
+                RulesCommand::List { format } => {
+                    nonroot_lab::rules_command::list(format == DoctorFormat::Json)
+                }
+                RulesCommand::Explain { id } => nonroot_lab::rules_command::explain(&id),
+            }
+        }
+        Some(Command::Completions { shell }) => {
+            let mut command = Cli::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut command, "nonroot-lab", &mut out);
+            console::out(&String::from_utf8_lossy(&out));
+            return Ok(0);
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            console::out(&String::from_utf8_lossy(&out));
+            return Ok(0);
         }
         other => other,
     };
@@ -115,7 +137,10 @@ async fn run(cli: Cli) -> Result<u8> {
             let failed = findings.iter().any(|f| f.level == doctor::Level::Fail);
             Ok(if failed { 1 } else { 0 })
         }
-        Some(Command::Audit(_)) => Ok(2),
+        Some(Command::Audit(_))
+        | Some(Command::Rules { .. })
+        | Some(Command::Completions { .. })
+        | Some(Command::Man) => Ok(2),
         Some(Command::Class(args)) => {
             nonroot_lab::class::command::run(args, &files, &kube_options).await
         }
