@@ -47,12 +47,10 @@ impl Cluster {
                 anyhow::anyhow!("context `{context}`: the API server did not answer within 10 s")
             })?
             .map_err(|e| anyhow::anyhow!("context `{context}`: {}", explain(&e)))?;
-        let minor = info.minor.trim_end_matches('+').parse().unwrap_or(0);
-        let major = info.major.parse().unwrap_or(1);
         Ok(Cluster {
+            server_version: crate::engine::kube::version_of(&info),
             client,
             context,
-            server_version: (major, minor),
             server,
             ca_data,
             insecure,

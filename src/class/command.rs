@@ -66,14 +66,7 @@ pub async fn run(args: ClassArgs, files: &LabFiles, options: &KubeOptions) -> an
             let cluster = reader(options, "class status").await?;
             let summaries = summaries(&cluster, &class, Stuck::default()).await?;
             match format {
-                DoctorFormat::Json => console::out(&format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&serde_json::json!({
-                        "class": class.name,
-                        "steps": total_steps(files),
-                        "attendees": summaries,
-                    }))?
-                )),
+                DoctorFormat::Json => console::out(&status_json(&class, files, &summaries)?),
                 DoctorFormat::Human => console::out(&super::status::render_human(
                     &class,
                     &summaries,
@@ -129,12 +122,8 @@ pub async fn run(args: ClassArgs, files: &LabFiles, options: &KubeOptions) -> an
                 .await?;
             if let Some(file) = &keep_progress {
                 let summaries = summaries(&cluster, &class, Stuck::default()).await?;
-                let json = serde_json::to_string_pretty(&serde_json::json!({
-                    "class": class.name,
-                    "steps": total_steps(files),
-                    "attendees": summaries,
-                }))?;
-                std::fs::write(file, json + "\n").map_err(|e| {
+                let json = status_json(&class, files, &summaries)?;
+                std::fs::write(file, json).map_err(|e| {
                     anyhow::anyhow!(
                         "{}: cannot write the progress: {e}; nothing was removed",
                         file.display()
@@ -244,6 +233,20 @@ pub async fn summaries(
         attendees.iter().map(|a| a.summary(stuck, now)).collect();
     room::sort(&mut summaries);
     Ok(summaries)
+}
+
+/// `class status --format json`, which `class down --keep-progress` saves too.
+fn status_json(
+    class: &Class,
+    files: &LabFiles,
+    summaries: &[room::Summary],
+) -> anyhow::Result<String> {
+    let json = serde_json::to_string_pretty(&serde_json::json!({
+        "class": class.name,
+        "steps": total_steps(files),
+        "attendees": summaries,
+    }))?;
+    Ok(json + "\n")
 }
 
 pub fn total_steps(files: &LabFiles) -> usize {

@@ -28,8 +28,6 @@ pub struct Room<'a> {
 /// What `class up` did, for the summary line.
 #[derive(Debug, Default)]
 pub struct Made {
-    pub new_attendees: Vec<String>,
-    pub kept_attendees: Vec<String>,
     /// person -> (file, expiry or None for a token that does not expire, written now)
     pub kubeconfigs: BTreeMap<String, (PathBuf, Option<u64>, bool)>,
 }
@@ -110,7 +108,7 @@ pub async fn up(
         .cloned()
         .collect();
 
-    let made = make(cluster, room, &existing).await;
+    let made = make(cluster, room).await;
     let made = match made {
         Ok(made) => made,
         Err(e) => {
@@ -125,17 +123,16 @@ pub async fn up(
         cluster.context,
         room.attendees.len(),
         if room.attendees.len() == 1 { "" } else { "s" },
-        made.new_attendees.len(),
+        new_namespaces
+            .iter()
+            .filter(|ns| **ns != class.instructor_namespace())
+            .count(),
         started.elapsed().as_secs_f64()
     ));
     Ok(made)
 }
 
-async fn make(
-    cluster: &Cluster,
-    room: &Room<'_>,
-    existing: &BTreeMap<String, Option<String>>,
-) -> anyhow::Result<Made> {
+async fn make(cluster: &Cluster, room: &Room<'_>) -> anyhow::Result<Made> {
     let class = room.class;
     std::fs::create_dir_all(room.dir)
         .map_err(|e| anyhow::anyhow!("{}: cannot make the folder: {e}", room.dir.display()))?;
@@ -190,13 +187,6 @@ async fn make(
     .try_collect()
     .await?;
     for (person, file, expires, written) in results {
-        if person != "instructor" {
-            if existing.contains_key(&class.namespace(&person)) {
-                made.kept_attendees.push(person.clone());
-            } else {
-                made.new_attendees.push(person.clone());
-            }
-        }
         made.kubeconfigs.insert(person, (file, expires, written));
     }
     Ok(made)

@@ -99,14 +99,13 @@ impl KubeEngine {
             Ok(Err(e)) => return Err(unreachable(format!("context `{context}`: {}", error_chain(&e)))),
             Ok(Ok(info)) => info,
         };
-        let minor = info.minor.trim_end_matches('+').parse().unwrap_or(0);
-        let major = info.major.parse().unwrap_or(1);
+        let server = version_of(&info);
         Ok(KubeEngine {
             client,
             namespace: namespace.to_string(),
             context: context.to_string(),
             server_version: info.git_version,
-            server: (major, minor),
+            server,
         })
     }
 
@@ -204,6 +203,12 @@ impl KubeEngine {
             node_images,
         }
     }
+}
+
+/// (major, minor) of an API server's version; managed clusters write `27+`.
+pub fn version_of(info: &k8s_openapi::apimachinery::pkg::version::Info) -> (u32, u32) {
+    let minor = info.minor.trim_end_matches('+').parse().unwrap_or(0);
+    (info.major.parse().unwrap_or(1), minor)
 }
 
 /// Label values allow only `[A-Za-z0-9._-]`, at most 63 characters.
