@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::audit::config::{self, Config};
 use crate::audit::dockerfile::{self, BaseImages};
 use crate::audit::running::{self, PodUid};
-use crate::audit::{manifest, output, Problem, Report, Severity};
+use crate::audit::suppress::{self, Scope, Suppression};
+use crate::audit::{manifest, output, Kind, Problem, Report, Severity};
 use crate::cli::{AuditArgs, AuditFormat, AuditTarget, FailOn};
 use crate::console;
 use crate::engine::docker::DockerEngine;
@@ -17,15 +19,26 @@ use crate::engine::{Engine, EngineError};
 use crate::session::{Session, Want, Wants};
 
 pub async fn run(args: AuditArgs, kube: &KubeOptions) -> Result<u8> {
-    let fail_on = match args.fail_on {
-        FailOn::Error => Severity::Error,
-        FailOn::Warning => Severity::Warning,
-        FailOn::Info => Severity::Info,
+    let kind = match args.what {
+        AuditTarget::Dockerfile { .. } => Kind::Dockerfile,
+        AuditTarget::Manifest { .. } => Kind::Manifest,
+        AuditTarget::Image { .. } => Kind::Image,
+        AuditTarget::Running { .. } => Kind::Running,
     };
-    let files = matches!(
-        args.what,
-        AuditTarget::Dockerfile { .. } | AuditTarget::Manifest { .. }
-    );
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let (config, suppressions) = match accepted(&args, &cwd) {
+        Ok(found) => found,
+        Err(message) => {
+            console::err(&format!("nonroot-lab audit: {message}\n"));
+            return Ok(2);
+        }
+    };
+    let fail_on = match args.fail_on {
+        Some(FailOn::Error) => Severity::Error,
+        Some(FailOn::Warning) => Severity::Warning,
+        Some(FailOn::Info) => Severity::Info,
+        None => config.fail_on.unwrap_or(Severity::Error),
+    };
     let mut report = match args.what {
         AuditTarget::Dockerfile {
             paths,
@@ -76,16 +89,27 @@ pub async fn run(args: AuditArgs, kube: &KubeOptions) -> Result<u8> {
             no_exec,
         } => audit_running(!kube_only, !docker_only, no_exec, kube).await,
     };
+    // The most specific first: a file's own comments and annotations, then the config,
+    // then --ignore.
+    let suppressions = [std::mem::take(&mut report.suppressions), suppressions].concat();
+    let applied = suppress::apply(&mut report, &suppressions, &config.overrides, kind, &cwd);
+    report.warnings.extend(applied.warnings);
     report.sort();
     let text = match args.format {
         AuditFormat::Human => output::human(&report),
         AuditFormat::Json => output::json(&report),
-        AuditFormat::Sarif => output::sarif(&report, files),
+        AuditFormat::Sarif => output::sarif(&report, kind, &cwd),
     };
     if args.format != AuditFormat::Human || args.output.is_some() {
         for p in &report.problems {
             console::err(&format!("nonroot-lab audit: {p}\n"));
         }
+    }
+    for p in &report.invalid {
+        console::err(&format!("nonroot-lab audit: {p}\n"));
+    }
+    for w in &report.warnings {
+        console::err(&format!("nonroot-lab audit: warning: {w}\n"));
     }
     match &args.output {
         Some(path) => {
@@ -96,6 +120,34 @@ pub async fn run(args: AuditArgs, kube: &KubeOptions) -> Result<u8> {
         None => console::out(&text),
     }
     Ok(report.exit_code(fail_on))
+}
+
+/// The config file (`--config`, else the nearest `.nonroot-lab.yaml` unless
+/// `--no-config`) and the suppressions it and `--ignore` give; a mistake in either is
+/// the one line to print before exiting 2.
+fn accepted(args: &AuditArgs, cwd: &Path) -> Result<(Config, Vec<Suppression>), String> {
+    let path = match (&args.config, args.no_config) {
+        (Some(path), _) => Some(path.clone()),
+        (None, true) => None,
+        (None, false) => config::find(cwd),
+    };
+    let mut config = match path {
+        Some(p) => config::load(&p).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    let mut suppressions = std::mem::take(&mut config.suppressions);
+    for given in &args.ignore {
+        let (rules, reason) =
+            suppress::parse_spec(given).map_err(|e| format!("--ignore {given}: {e}"))?;
+        suppressions.push(Suppression {
+            rules,
+            reason: Some(reason.unwrap_or_else(|| "--ignore on the command line".into())),
+            origin: format!("--ignore {given}"),
+            in_source: false,
+            scope: Scope::Everywhere,
+        });
+    }
+    Ok((config, suppressions))
 }
 
 /// The files to read: files as given, folders searched for names that `wanted` accepts.
@@ -194,8 +246,16 @@ fn audit_dockerfiles(
 ) -> Report {
     let mut report = Report::default();
     for (label, bytes) in inputs {
-        match bytes.and_then(|b| dockerfile::audit(&label, &b, options, bases)) {
-            Ok(findings) => {
+        let audited = bytes.and_then(|b| {
+            let findings = dockerfile::audit(&label, &b, options, bases)?;
+            Ok((findings, b))
+        });
+        match audited {
+            Ok((findings, bytes)) => {
+                let (found, invalid) =
+                    suppress::dockerfile_comments(&label, &String::from_utf8_lossy(&bytes));
+                report.suppressions.extend(found);
+                report.invalid.extend(invalid);
                 report.audited.push(label);
                 report.findings.extend(findings);
             }
@@ -213,6 +273,8 @@ pub fn audit_manifests(paths: &[PathBuf]) -> Report {
                 report.audited.push(label);
                 report.findings.extend(file.findings);
                 report.problems.extend(file.problems);
+                report.suppressions.extend(file.suppressions);
+                report.invalid.extend(file.invalid);
             }
             Err(p) => report.problems.push(p),
         }

@@ -259,9 +259,21 @@ pub struct AuditArgs {
     /// human (grouped, each with its fix), json, or sarif (SARIF 2.1.0, for CI code scanning).
     #[arg(long, value_enum, default_value_t = AuditFormat::Human, global = true)]
     pub format: AuditFormat,
-    /// Exit 1 when a finding is at least this severe.
-    #[arg(long, value_enum, default_value_t = FailOn::Error, global = true)]
-    pub fail_on: FailOn,
+    /// Exit 1 when a finding that is not suppressed is at least this severe [default:
+    /// the config file's `fail-on`, else error].
+    #[arg(long, value_enum, global = true)]
+    pub fail_on: Option<FailOn>,
+    /// Accept every finding of a rule: `NRD004` or `NRD004:why`; repeat for more.
+    /// Suppressed findings are still reported, with the reason, and do not count.
+    #[arg(long, value_name = "RULE[:REASON]", global = true)]
+    pub ignore: Vec<String>,
+    /// The config file (ignored rules, per-path ignores, severity overrides, fail-on)
+    /// [default: the nearest .nonroot-lab.yaml from the current folder upward].
+    #[arg(long, value_name = "FILE", global = true, conflicts_with = "no_config")]
+    pub config: Option<PathBuf>,
+    /// Read no config file.
+    #[arg(long, global = true)]
+    pub no_config: bool,
     /// Write the report here instead of standard output.
     #[arg(long, value_name = "FILE", global = true)]
     pub output: Option<PathBuf>,

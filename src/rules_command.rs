@@ -4,17 +4,6 @@
 use crate::audit::rules::{by_id, Rule, RULES};
 use crate::console;
 
-/// What a rule judges, from its id's letter.
-pub fn target(rule: &Rule) -> &'static str {
-    match rule.id.as_bytes().get(2) {
-        Some(b'D') => "Dockerfile",
-        Some(b'I') => "image",
-        Some(b'K') => "Kubernetes manifest",
-        Some(b'R') => "running container or pod",
-        _ => "unknown",
-    }
-}
-
 pub fn list(json: bool) -> anyhow::Result<u8> {
     if json {
         let rules: Vec<serde_json::Value> = RULES.iter().map(as_json).collect();
@@ -33,7 +22,7 @@ pub fn list(json: bool) -> anyhow::Result<u8> {
             "{:<7} {:<8} {:<26} {}\n",
             r.id,
             r.severity.name(),
-            target(r),
+            r.target(),
             r.name
         ));
     }
@@ -54,17 +43,13 @@ pub fn explain(id: &str) -> anyhow::Result<u8> {
         ));
         return Ok(2);
     };
-    let peers = if r.peers.is_empty() {
-        "none of hadolint, Trivy, checkov, kube-linter or Dockle has one".to_string()
-    } else {
-        r.peers.join(", ")
-    };
+    let peers = r.peers_text();
     console::out(&format!(
         "{id} {name} ({severity}, on a {target})\n\nWhat is wrong: {title}\nFix: {fix}\nThe nearest rules of other tools: {peers}\n",
         id = r.id,
         name = r.name,
         severity = r.severity.name(),
-        target = target(r),
+        target = r.target(),
         title = r.title,
         fix = r.fix,
     ));
@@ -73,7 +58,7 @@ pub fn explain(id: &str) -> anyhow::Result<u8> {
 
 fn as_json(r: &Rule) -> serde_json::Value {
     serde_json::json!({
-        "id": r.id, "name": r.name, "severity": r.severity, "target": target(r),
+        "id": r.id, "name": r.name, "severity": r.severity, "target": r.target(),
         "title": r.title, "fix": r.fix, "peers": r.peers,
     })
 }
@@ -85,7 +70,7 @@ mod tests {
     #[test]
     fn every_rule_has_a_target() {
         for r in RULES {
-            assert_ne!(target(r), "unknown", "{}", r.id);
+            assert_ne!(r.target(), "unknown", "{}", r.id);
         }
     }
 }

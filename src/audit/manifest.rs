@@ -7,6 +7,7 @@ use super::rules::{
     K_CAPABILITIES, K_ESCALATION, K_GID_ZERO, K_NOT_AUDITED, K_NOT_NON_ROOT, K_PRIVILEGED,
     K_RUN_AS_ROOT, K_SECCOMP,
 };
+use super::suppress::{parse_spec, Scope, Suppression, ANNOTATION};
 use super::yaml_tree::{parse_stream, Marked, Node};
 use super::{Finding, Problem};
 
@@ -44,6 +45,10 @@ pub struct FileAudit {
     pub problems: Vec<Problem>,
     /// Pod specs audited.
     pub pods: usize,
+    /// `nonroot-lab.dev/ignore` annotations, each over its object's lines.
+    pub suppressions: Vec<Suppression>,
+    /// Annotations that name unknown rules.
+    pub invalid: Vec<Problem>,
 }
 
 pub fn audit(label: &str, bytes: &[u8]) -> Result<FileAudit, Problem> {
@@ -87,6 +92,7 @@ fn object(label: &str, obj: &Marked, prefix: &str, out: &mut FileAudit) {
         .and_then(Marked::str)
         .unwrap_or("(no name)");
     let at = |path: &str| format!("{prefix}{path}");
+    annotated_ignores(label, obj, out);
     let pod = |spec_path: &str, meta_path: &str| -> Option<(&Marked, String, Option<&Marked>)> {
         let mut node = obj;
         for key in spec_path.split('.') {
@@ -160,6 +166,51 @@ fn object(label: &str, obj: &Marked, prefix: &str, out: &mut FileAudit) {
                 .at(kind_at.line, kind_at.column)
                 .path(at("kind")),
             )
+        }
+    }
+}
+
+/// The object's `nonroot-lab.dev/ignore` annotations (its own, and its pod template's):
+/// lines of `ID[,ID]: reason`, each holding for the whole object.
+fn annotated_ignores(label: &str, obj: &Marked, out: &mut FileAudit) {
+    let template_meta = [
+        "spec.template.metadata",
+        "spec.jobTemplate.spec.template.metadata",
+    ]
+    .iter()
+    .find_map(|path| path.split('.').try_fold(obj, |node, key| node.get(key)));
+    let values = [obj.get("metadata"), template_meta]
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("annotations")?.get(ANNOTATION));
+    for value in values {
+        let Some(text) = value.str() else {
+            out.invalid.push(Problem {
+                target: label.to_string(),
+                line: Some(value.line),
+                message: format!("{ANNOTATION} must be text: \"NRK006: why\""),
+            });
+            continue;
+        };
+        for spec in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            match parse_spec(spec) {
+                Ok((rules, reason)) => out.suppressions.push(Suppression {
+                    rules,
+                    reason,
+                    origin: format!("{label}:{}", value.line),
+                    in_source: true,
+                    scope: Scope::Lines {
+                        target: label.to_string(),
+                        from: obj.line,
+                        to: obj.last_line(),
+                    },
+                }),
+                Err(message) => out.invalid.push(Problem {
+                    target: label.to_string(),
+                    line: Some(value.line),
+                    message: format!("{ANNOTATION}: {message}"),
+                }),
+            }
         }
     }
 }

@@ -6,12 +6,14 @@
 //! [`Finding`]s; files it could not read become [`Problem`]s, and the others are still
 //! audited.
 
+pub mod config;
 pub mod dockerfile;
 pub mod image;
 pub mod manifest;
 pub mod output;
 pub mod rules;
 pub mod running;
+pub mod suppress;
 pub mod user;
 pub mod yaml_tree;
 
@@ -43,6 +45,42 @@ impl Severity {
     }
 }
 
+/// What an audit reads; each kind has its own rules (the third letter of their ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Dockerfile,
+    Image,
+    Manifest,
+    Running,
+}
+
+impl Kind {
+    /// Whether targets are files in the working tree (results sit on lines).
+    pub fn files(self) -> bool {
+        matches!(self, Kind::Dockerfile | Kind::Manifest)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Dockerfile => "dockerfile",
+            Kind::Image => "image",
+            Kind::Manifest => "manifest",
+            Kind::Running => "running",
+        }
+    }
+
+    /// Whether `rule` (an id such as `NRK006`) is one of this kind's.
+    pub fn judges(self, rule: &str) -> bool {
+        let letter = match self {
+            Kind::Dockerfile => b'D',
+            Kind::Image => b'I',
+            Kind::Manifest => b'K',
+            Kind::Running => b'R',
+        };
+        rule.as_bytes().get(2) == Some(&letter)
+    }
+}
+
 /// One rule broken in one place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -62,6 +100,9 @@ pub struct Finding {
     pub message: String,
     /// What to change.
     pub fix: String,
+    /// Accepted by a suppression: reported, not counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<suppress::Suppressed>,
 }
 
 impl Finding {
@@ -76,6 +117,7 @@ impl Finding {
             path: None,
             message,
             fix: rule.fix.to_string(),
+            suppressed: None,
         }
     }
 
@@ -160,6 +202,15 @@ pub struct Report {
     pub problems: Vec<Problem>,
     /// Facts about the audit itself (an engine not reached, a kind skipped).
     pub notes: Vec<String>,
+    /// Suppressions that matched nothing or give no reason.
+    pub warnings: Vec<String>,
+    /// Mistakes in suppressions (an unknown rule id, a comment not understood): the
+    /// audit runs, and exits 2 so that the mistake is not missed.
+    pub invalid: Vec<Problem>,
+    /// Suppressions the audited files hold (comments, annotations), for
+    /// [`suppress::apply`].
+    #[serde(skip)]
+    pub suppressions: Vec<suppress::Suppression>,
 }
 
 impl Report {
@@ -168,20 +219,30 @@ impl Report {
         self.findings.extend(other.findings);
         self.problems.extend(other.problems);
         self.notes.extend(other.notes);
+        self.warnings.extend(other.warnings);
+        self.invalid.extend(other.invalid);
+        self.suppressions.extend(other.suppressions);
+    }
+
+    /// The findings that count: those no suppression accepted.
+    pub fn active(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.suppressed.is_none())
+    }
+
+    pub fn suppressed(&self) -> usize {
+        self.findings.len() - self.active().count()
     }
 
     pub fn count(&self, severity: Severity) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.severity == severity)
-            .count()
+        self.active().filter(|f| f.severity == severity).count()
     }
 
-    /// 2 when nothing could be read, 1 when a finding reaches `fail_on`, else 0.
+    /// 2 when nothing could be read or a suppression is wrong, 1 when a finding that
+    /// counts reaches `fail_on`, else 0.
     pub fn exit_code(&self, fail_on: Severity) -> u8 {
-        if self.audited.is_empty() && !self.problems.is_empty() {
+        if (self.audited.is_empty() && !self.problems.is_empty()) || !self.invalid.is_empty() {
             2
-        } else if self.findings.iter().any(|f| f.severity >= fail_on) {
+        } else if self.active().any(|f| f.severity >= fail_on) {
             1
         } else {
             0
@@ -217,6 +278,7 @@ mod tests {
             path: None,
             message: String::new(),
             fix: String::new(),
+            suppressed: None,
         }
     }
 

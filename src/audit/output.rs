@@ -2,25 +2,27 @@
 //! fix), as JSON, and as SARIF 2.1.0 so CI systems show findings on their lines.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::rules::{by_id, RULES};
-use super::{Finding, Report, Severity};
+use super::rules::{by_id, help_uri, page_markdown, RULES};
+use super::{Finding, Kind, Report, Severity};
 
 pub fn human(report: &Report) -> String {
     let mut out = String::new();
     for target in &report.audited {
-        let mine: Vec<&Finding> = report
+        let mine: Vec<&Finding> = report.active().filter(|f| &f.target == target).collect();
+        let accepted: Vec<&Finding> = report
             .findings
             .iter()
-            .filter(|f| &f.target == target)
+            .filter(|f| &f.target == target && f.suppressed.is_some())
             .collect();
         if mine.is_empty() {
             out.push_str(&format!("{target}: ok\n"));
-            continue;
+        } else {
+            out.push_str(&format!("{target}\n"));
         }
-        out.push_str(&format!("{target}\n"));
         let mut groups: BTreeMap<(std::cmp::Reverse<Severity>, &str), Vec<&Finding>> =
             BTreeMap::new();
         for f in mine {
@@ -33,12 +35,7 @@ pub fn human(report: &Report) -> String {
             let name = by_id(rule).map(|r| r.name).unwrap_or("");
             out.push_str(&format!("  {:<7} {rule} {name}\n", severity.0.name()));
             for f in &findings {
-                let place = match (f.line, &f.path) {
-                    (Some(l), Some(p)) => format!("line {l} ({p}): "),
-                    (Some(l), None) => format!("line {l}: "),
-                    (None, _) => String::new(),
-                };
-                out.push_str(&format!("    {place}{}\n", f.message));
+                out.push_str(&format!("    {}{}\n", place(f), f.message));
             }
             let fixes: Vec<&str> = {
                 let mut v: Vec<&str> = findings.iter().map(|f| f.fix.as_str()).collect();
@@ -47,6 +44,18 @@ pub fn human(report: &Report) -> String {
             };
             for fix in fixes {
                 out.push_str(&format!("    fix: {fix}\n"));
+            }
+        }
+        for f in accepted {
+            if let Some(s) = &f.suppressed {
+                out.push_str(&format!(
+                    "  suppressed {} {}{}\n    reason: {} ({})\n",
+                    f.rule,
+                    place(f),
+                    f.message,
+                    s.reason,
+                    s.by
+                ));
             }
         }
     }
@@ -63,7 +72,16 @@ pub fn human(report: &Report) -> String {
     out
 }
 
-/// The closing line: `3 audited: 2 errors, 1 warning, 0 info; 1 not readable`.
+fn place(f: &Finding) -> String {
+    match (f.line, &f.path) {
+        (Some(l), Some(p)) => format!("line {l} ({p}): "),
+        (Some(l), None) => format!("line {l}: "),
+        (None, _) => String::new(),
+    }
+}
+
+/// The closing line: `3 audited: 2 errors, 1 warning, 0 info; 1 suppressed; 1 not
+/// readable`. Suppressed findings are not among the counts.
 pub fn summary(report: &Report) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let mut line = format!(
@@ -73,8 +91,18 @@ pub fn summary(report: &Report) -> String {
         plural(report.count(Severity::Warning), "warning"),
         report.count(Severity::Info),
     );
+    if report.suppressed() > 0 {
+        line.push_str(&format!("; {} suppressed", report.suppressed()));
+    }
     if !report.problems.is_empty() {
         line.push_str(&format!("; {} not readable", report.problems.len()));
+    }
+    if !report.invalid.is_empty() {
+        line.push_str(&format!(
+            "; {} suppression mistake{}",
+            report.invalid.len(),
+            if report.invalid.len() == 1 { "" } else { "s" }
+        ));
     }
     line.push('\n');
     line
@@ -89,12 +117,15 @@ pub fn json(report: &Report) -> String {
             "errors": report.count(Severity::Error),
             "warnings": report.count(Severity::Warning),
             "info": report.count(Severity::Info),
+            "suppressed": report.suppressed(),
             "not_readable": report.problems.len(),
         },
         "audited": report.audited,
         "findings": report.findings,
         "problems": report.problems,
         "notes": report.notes,
+        "warnings": report.warnings,
+        "invalid": report.invalid,
     });
     format!(
         "{}\n",
@@ -110,15 +141,123 @@ fn level(s: Severity) -> &'static str {
     }
 }
 
-/// A file path as a SARIF URI: forward slashes, no `./`, spaces escaped.
-fn uri(path: &str) -> String {
-    path.replace('\\', "/")
-        .trim_start_matches("./")
-        .replace('%', "%25")
-        .replace(' ', "%20")
+/// GitHub code scanning's scale: 7.0-8.9 is high, 4.0-6.9 medium, 0.1-3.9 low.
+fn security_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "8.0",
+        Severity::Warning => "5.0",
+        Severity::Info => "2.0",
+    }
 }
 
-pub fn sarif(report: &Report, files: bool) -> String {
+/// Percent-escapes what a URI reference cannot hold.
+fn escape(path: &str) -> String {
+    let mut out = String::new();
+    for b in path.bytes() {
+        match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'.'
+            | b'_'
+            | b'~'
+            | b'/'
+            | b'@'
+            | b':'
+            | b'+'
+            | b'=' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// A path or name as a relative SARIF URI: forward slashes, no `./`, escaped.
+fn uri(path: &str) -> String {
+    let path = path.replace('\\', "/");
+    let mut out = escape(path.trim_start_matches("./"));
+    // A colon in the first segment would read as a scheme (`app:1`); `./` keeps it a path.
+    if out.split('/').next().unwrap_or("").contains(':') {
+        out.insert_str(0, "./");
+    }
+    out
+}
+
+/// A file as code scanning wants it: relative to the folder the audit ran in (the
+/// checkout, `%SRCROOT%`), or an absolute `file://` URI when it lies outside.
+fn file_uri(target: &str, root: &Path) -> (String, bool) {
+    let path = Path::new(target);
+    if !path.is_absolute() {
+        return (uri(target), true);
+    }
+    match path.strip_prefix(root) {
+        Ok(rel) => (uri(&rel.to_string_lossy()), true),
+        Err(_) => (
+            format!("file://{}", escape(&target.replace('\\', "/"))),
+            false,
+        ),
+    }
+}
+
+/// The artifact a result sits on: the file; for an image its reference (as Trivy names
+/// it); for a running container its engine and name.
+fn artifact(kind: Kind, target: &str, root: &Path) -> Value {
+    let (uri, relative) = match kind {
+        Kind::Dockerfile | Kind::Manifest => file_uri(target, root),
+        Kind::Image => (uri(target), true),
+        Kind::Running => {
+            let name = match target.strip_prefix("pod ") {
+                Some(pod) => format!("kubernetes/{pod}"),
+                None => format!(
+                    "docker/{}",
+                    target
+                        .strip_prefix("container ")
+                        .and_then(|t| t.split(" (").next())
+                        .unwrap_or(target)
+                ),
+            };
+            (uri(&name), true)
+        }
+    };
+    match (relative, kind.files()) {
+        (true, true) => json!({"uri": uri, "uriBaseId": "%SRCROOT%"}),
+        _ => json!({"uri": uri}),
+    }
+}
+
+/// Stable across runs and line moves: the rule, the artifact, the place inside it and
+/// the message (which names the setting, file or process, not a line).
+fn fingerprint(f: &Finding, artifact: &Value) -> String {
+    let artifact = artifact["uri"].as_str().unwrap_or("");
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    for part in [
+        f.rule,
+        artifact,
+        f.path.as_deref().unwrap_or(""),
+        &f.message,
+    ] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// "message. Fix: fix." with exactly one full stop between.
+fn with_fix(message: &str, fix: &str) -> String {
+    let stop = |t: &str| {
+        if t.ends_with(['.', '!', '?']) {
+            ""
+        } else {
+            "."
+        }
+    };
+    format!("{message}{} Fix: {fix}{}", stop(message), stop(fix))
+}
+
+/// `root` is the folder the audit ran in: file paths are given relative to it.
+pub fn sarif(report: &Report, kind: Kind, root: &Path) -> String {
     let rules: Vec<Value> = RULES
         .iter()
         .map(|r| {
@@ -128,9 +267,15 @@ pub fn sarif(report: &Report, files: bool) -> String {
                 "name": r.name,
                 "shortDescription": {"text": r.title},
                 "fullDescription": {"text": format!("{} Nearest rules of other tools: {peers}.", r.title)},
-                "help": {"text": format!("Fix: {}", r.fix)},
+                "help": {"text": with_fix(r.title, r.fix), "markdown": page_markdown(r)},
+                "helpUri": help_uri(r.id),
                 "defaultConfiguration": {"level": level(r.severity)},
-                "properties": {"peers": r.peers, "tags": ["security", "non-root"]},
+                "properties": {
+                    "peers": r.peers,
+                    "tags": ["security", "non-root"],
+                    "security-severity": security_severity(r.severity),
+                    "precision": "very-high",
+                },
             })
         })
         .collect();
@@ -139,48 +284,69 @@ pub fn sarif(report: &Report, files: bool) -> String {
         .iter()
         .map(|f| {
             let index = RULES.iter().position(|r| r.id == f.rule);
-            let mut location = serde_json::Map::new();
-            if files {
-                let mut physical = json!({"artifactLocation": {"uri": uri(&f.target)}});
-                if let Some(line) = f.line {
-                    physical["region"] = json!({"startLine": line, "startColumn": f.column.unwrap_or(1)});
-                }
-                location.insert("physicalLocation".into(), physical);
-            }
-            let logical_name = match &f.path {
-                Some(p) if files => p.clone(),
-                Some(p) => format!("{} {p}", f.target),
-                None => f.target.clone(),
+            let artifact = artifact(kind, &f.target, root);
+            let region = match f.line {
+                Some(line) => json!({"startLine": line, "startColumn": f.column.unwrap_or(1)}),
+                None => json!({"startLine": 1}),
             };
-            location.insert(
-                "logicalLocations".into(),
-                json!([{"fullyQualifiedName": logical_name, "kind": if files { "member" } else { "resource" }}]),
-            );
-            json!({
+            let mut location = json!({
+                "physicalLocation": {"artifactLocation": artifact, "region": region},
+            });
+            if let Some(p) = &f.path {
+                location["logicalLocations"] =
+                    json!([{"fullyQualifiedName": p, "kind": if kind.files() { "member" } else { "resource" }}]);
+            }
+            let mut message = f.message.clone();
+            if !kind.files() {
+                // Code scanning shows the artifact apart: the message says what it is.
+                message = format!("{}: {message}", f.target);
+                if let Some(p) = f.path.as_deref().filter(|p| !f.message.contains(p)) {
+                    message.push_str(&format!(" (at {p})"));
+                }
+            }
+            let mut result = json!({
                 "ruleId": f.rule,
                 "ruleIndex": index,
                 "level": level(f.severity),
-                "message": {"text": format!("{} Fix: {}", f.message, f.fix)},
-                "locations": [Value::Object(location)],
-            })
+                "message": {"text": with_fix(&message, &f.fix)},
+                "locations": [location],
+                "partialFingerprints": {"nonrootLab/v1": fingerprint(f, &artifact)},
+            });
+            if let Some(s) = &f.suppressed {
+                result["suppressions"] = json!([{
+                    "kind": if s.in_source { "inSource" } else { "external" },
+                    "status": "accepted",
+                    "justification": format!("{} ({})", s.reason, s.by),
+                }]);
+            }
+            result
         })
         .collect();
+    let problem = |p: &super::Problem, level: &str| {
+        let mut n = json!({"level": level, "message": {"text": p.message}});
+        let physical = match kind.files() {
+            true => {
+                json!({"artifactLocation": artifact(kind, &p.target, root), "region": {"startLine": p.line.unwrap_or(1)}})
+            }
+            false => {
+                n["message"]["text"] = json!(format!("{}: {}", p.target, p.message));
+                json!({"artifactLocation": artifact(kind, &p.target, root)})
+            }
+        };
+        n["locations"] = json!([{"physicalLocation": physical}]);
+        n
+    };
     let notifications: Vec<Value> = report
         .problems
         .iter()
-        .map(|p| {
-            let mut n = json!({"level": "error", "message": {"text": p.message}});
-            if files {
-                let mut physical = json!({"artifactLocation": {"uri": uri(&p.target)}});
-                if let Some(line) = p.line {
-                    physical["region"] = json!({"startLine": line});
-                }
-                n["locations"] = json!([{"physicalLocation": physical}]);
-            } else {
-                n["message"]["text"] = json!(format!("{}: {}", p.target, p.message));
-            }
-            n
-        })
+        .map(|p| problem(p, "error"))
+        .chain(report.invalid.iter().map(|p| problem(p, "error")))
+        .chain(
+            report
+                .warnings
+                .iter()
+                .map(|w| json!({"level": "warning", "message": {"text": w}})),
+        )
         .collect();
     let value = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -191,8 +357,10 @@ pub fn sarif(report: &Report, files: bool) -> String {
                 "version": env!("CARGO_PKG_VERSION"),
                 "rules": rules,
             }},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": format!("file://{}/", escape(root.to_string_lossy().trim_end_matches('/')))}},
+            "automationDetails": {"id": format!("nonroot-lab/{}/", kind.name())},
             "invocations": [{
-                "executionSuccessful": report.problems.is_empty() || !report.audited.is_empty(),
+                "executionSuccessful": (report.problems.is_empty() || !report.audited.is_empty()) && report.invalid.is_empty(),
                 "toolExecutionNotifications": notifications,
             }],
             "results": results,
@@ -221,7 +389,7 @@ mod tests {
                 line: None,
                 message: "binary file".into(),
             }],
-            notes: vec![],
+            ..Report::default()
         }
     }
 
@@ -239,7 +407,8 @@ mod tests {
 
     #[test]
     fn sarif_has_rules_regions_and_notifications() {
-        let v: Value = serde_json::from_str(&sarif(&report(), true)).unwrap();
+        let v: Value =
+            serde_json::from_str(&sarif(&report(), Kind::Dockerfile, Path::new("/w"))).unwrap();
         assert_eq!(v["version"], "2.1.0");
         let run = &v["runs"][0];
         assert_eq!(
@@ -267,18 +436,84 @@ mod tests {
     }
 
     #[test]
-    fn sarif_for_images_uses_logical_locations() {
+    fn sarif_puts_images_and_containers_on_artifacts() {
         let r = Report {
-            audited: vec!["img:1".into()],
-            findings: vec![Finding::new(&I_SETUID_ROOT, "img:1", "x".into()).path("/usr/bin/su")],
+            audited: vec!["lab/app:1".into()],
+            findings: vec![
+                Finding::new(&I_SETUID_ROOT, "lab/app:1", "x is setuid".into()).path("/usr/bin/su"),
+            ],
             ..Report::default()
         };
-        let v: Value = serde_json::from_str(&sarif(&r, false)).unwrap();
-        let loc = &v["runs"][0]["results"][0]["locations"][0];
-        assert!(loc.get("physicalLocation").is_none());
+        let v: Value = serde_json::from_str(&sarif(&r, Kind::Image, Path::new("/w"))).unwrap();
+        let result = &v["runs"][0]["results"][0];
+        let loc = &result["locations"][0];
+        assert_eq!(
+            loc["physicalLocation"]["artifactLocation"]["uri"],
+            "lab/app:1"
+        );
         assert_eq!(
             loc["logicalLocations"][0]["fullyQualifiedName"],
-            "img:1 /usr/bin/su"
+            "/usr/bin/su"
+        );
+        let text = result["message"]["text"].as_str().unwrap();
+        assert!(
+            text.starts_with("lab/app:1: x is setuid (at /usr/bin/su). Fix: "),
+            "{text}"
+        );
+        assert!(text.ends_with('.'), "{text}");
+        let root = Path::new("/w");
+        assert_eq!(artifact(Kind::Image, "app:1", root)["uri"], "./app:1");
+        assert_eq!(
+            artifact(Kind::Running, "container web (lab/app:1)", root)["uri"],
+            "docker/web"
+        );
+        assert_eq!(
+            artifact(Kind::Running, "pod default/web", root)["uri"],
+            "kubernetes/default/web"
+        );
+        assert_eq!(
+            artifact(Kind::Dockerfile, "/w/a/Dockerfile", root)["uri"],
+            "a/Dockerfile"
+        );
+        assert_eq!(
+            artifact(Kind::Dockerfile, "/w/a/Dockerfile", root)["uriBaseId"],
+            "%SRCROOT%"
+        );
+        assert_eq!(
+            artifact(Kind::Manifest, "/x y/p.yaml", root),
+            json!({"uri": "file:///x%20y/p.yaml"})
+        );
+    }
+
+    #[test]
+    fn fingerprints_ignore_lines_and_suppressions_are_results() {
+        let mut moved = report();
+        moved.findings[0].line = Some(9);
+        moved.findings[0].suppressed = Some(crate::audit::suppress::Suppressed {
+            reason: "accepted".into(),
+            by: "Dockerfile:8".into(),
+            in_source: true,
+        });
+        let a: Value =
+            serde_json::from_str(&sarif(&report(), Kind::Dockerfile, Path::new("/w"))).unwrap();
+        let b: Value =
+            serde_json::from_str(&sarif(&moved, Kind::Dockerfile, Path::new("/w"))).unwrap();
+        let fp =
+            |v: &Value| v["runs"][0]["results"][0]["partialFingerprints"]["nonrootLab/v1"].clone();
+        assert_eq!(fp(&a), fp(&b));
+        assert_eq!(fp(&a).as_str().unwrap().len(), 64);
+        let s = &b["runs"][0]["results"][0]["suppressions"][0];
+        assert_eq!(s["kind"], "inSource");
+        assert_eq!(s["justification"], "accepted (Dockerfile:8)");
+        assert!(a["runs"][0]["results"][0].get("suppressions").is_none());
+        let rule = &a["runs"][0]["tool"]["driver"]["rules"][0];
+        assert_eq!(rule["properties"]["security-severity"], "8.0");
+        assert!(rule["helpUri"].as_str().unwrap().ends_with("/NRD001.md"));
+        let human = human(&moved);
+        assert!(human.contains("dir/Docker file: ok\n  suppressed NRD001 line 9: `USER root`\n    reason: accepted (Dockerfile:8)\n"), "{human}");
+        assert!(
+            human.ends_with("0 errors, 0 warnings, 0 info; 1 suppressed; 1 not readable\n"),
+            "{human}"
         );
     }
 }

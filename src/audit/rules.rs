@@ -230,9 +230,107 @@ pub fn by_id(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id.eq_ignore_ascii_case(id))
 }
 
+impl Rule {
+    /// What the rule judges, from its id's letter.
+    pub fn target(&self) -> &'static str {
+        match self.id.as_bytes().get(2) {
+            Some(b'D') => "Dockerfile",
+            Some(b'I') => "image",
+            Some(b'K') => "Kubernetes manifest",
+            Some(b'R') => "running container or pod",
+            _ => "unknown",
+        }
+    }
+
+    /// The nearest rules of other tools, as a sentence's end.
+    pub fn peers_text(&self) -> String {
+        if self.peers.is_empty() {
+            "none of hadolint, Trivy, checkov, kube-linter or Dockle has one".to_string()
+        } else {
+            self.peers.join(", ")
+        }
+    }
+
+    /// How to accept one finding of this rule where it is written.
+    fn suppress_here(&self) -> &'static str {
+        match self.id.as_bytes().get(2) {
+            Some(b'D') => "a comment on the line before the instruction, `# nonroot-lab ignore=ID reason: why` (before the first instruction: the whole file); or ",
+            Some(b'K') => "an annotation on the object, `nonroot-lab.dev/ignore: \"ID: why\"`; or ",
+            _ => "",
+        }
+    }
+}
+
+/// Where the rule pages are: `NONROOT_LAB_DOCS_URL` when set (a published copy of
+/// `docs/rules`), else where the lab's image and packages install them.
+pub const DOCS_URL_ENV: &str = "NONROOT_LAB_DOCS_URL";
+pub const DOCS_INSTALLED: &str = "file:///usr/share/doc/nonroot-lab/rules";
+
+pub fn help_uri(id: &str) -> String {
+    let base = std::env::var(DOCS_URL_ENV)
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+        .unwrap_or_else(|| DOCS_INSTALLED.to_string());
+    format!("{}/{id}.md", base.trim_end_matches('/'))
+}
+
+/// A rule's page, as `docs/rules/ID.md` holds it and SARIF's `help.markdown` carries it.
+pub fn page_markdown(r: &Rule) -> String {
+    format!(
+        "# {id} {name}\n\n{severity}, on a {target}.\n\n## What is wrong\n\n{title}.\n\n## Fix\n\n{fix}.\n\n## Accepting a finding\n\nWith a reason, so that it is reported as suppressed and no longer fails the audit: {here}in `.nonroot-lab.yaml` (`ignore: [\"{id}: why\"]`, with `paths` for some files, images or containers only); or `--ignore {id}:why`.\n\n## The nearest rules of other tools\n\n{peers}.\n\nThis page is `nonroot-lab rules explain {id}`.\n",
+        id = r.id,
+        name = r.name,
+        severity = r.severity.name(),
+        target = r.target(),
+        title = r.title,
+        fix = r.fix,
+        here = r.suppress_here().replace("ID", r.id),
+        peers = r.peers_text(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `docs/rules/ID.md` is generated from the table: `UPDATE_DOCS=1 cargo test`
+    /// rewrites it; otherwise a page that differs fails.
+    #[test]
+    fn the_docs_pages_match_the_rules() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules");
+        let update = std::env::var_os("UPDATE_DOCS").is_some();
+        let mut index = String::from(
+            "# The auditor's rules\n\n| id | severity | on | name |\n|---|---|---|---|\n",
+        );
+        for r in RULES {
+            index.push_str(&format!(
+                "| [{id}]({id}.md) | {} | {} | {} |\n",
+                r.severity.name(),
+                r.target(),
+                r.name,
+                id = r.id
+            ));
+        }
+        let mut pages: Vec<(String, String)> = RULES
+            .iter()
+            .map(|r| (format!("{}.md", r.id), page_markdown(r)))
+            .collect();
+        pages.push(("README.md".into(), index));
+        for (name, text) in pages {
+            let path = dir.join(&name);
+            if update {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &text).unwrap();
+            }
+            let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+            assert_eq!(
+                on_disk,
+                text,
+                "{} is stale: run `UPDATE_DOCS=1 cargo test the_docs_pages`",
+                path.display()
+            );
+        }
+    }
 
     #[test]
     fn ids_are_unique_and_well_formed() {

@@ -77,6 +77,16 @@ impl Marked {
         }
     }
 
+    /// The last line this node's subtree reaches.
+    pub fn last_line(&self) -> usize {
+        let inner = match &self.node {
+            Node::Seq(items) => items.iter().map(Marked::last_line).max(),
+            Node::Map(pairs) => pairs.iter().map(|(_, v)| v.last_line()).max(),
+            _ => None,
+        };
+        inner.unwrap_or(self.line).max(self.line)
+    }
+
     fn size(&self) -> usize {
         1 + match &self.node {
             Node::Seq(items) => items.iter().map(Marked::size).sum(),
