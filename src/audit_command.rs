@@ -82,7 +82,13 @@ pub async fn run(args: AuditArgs, kube: &KubeOptions) -> Result<u8> {
             audit_dockerfiles(inputs, &options, bases.as_mut())
         }
         AuditTarget::Manifest { paths } => audit_manifests(&paths),
-        AuditTarget::Image { references } => audit_images(&references).await,
+        AuditTarget::Image { references, input } => {
+            let mut report = tokio::task::spawn_blocking(move || audit_archives(&input)).await?;
+            if !references.is_empty() {
+                report.merge(audit_images(&references).await);
+            }
+            report
+        }
         AuditTarget::Running {
             docker_only,
             kube_only,
@@ -277,6 +283,37 @@ pub fn audit_manifests(paths: &[PathBuf]) -> Report {
                 report.invalid.extend(file.invalid);
             }
             Err(p) => report.problems.push(p),
+        }
+    }
+    report
+}
+
+/// Images in archives, read without an engine; each image of an archive is a target
+/// (its tag, else its digest) followed by the archive's name.
+fn audit_archives(paths: &[PathBuf]) -> Report {
+    let mut report = Report::default();
+    for path in paths {
+        let label = path.display().to_string();
+        let images = if label == "-" {
+            crate::image_archive::read_stream(std::io::stdin().lock())
+        } else {
+            crate::image_archive::read_path(path)
+        };
+        match images {
+            Ok(images) => {
+                for image in images {
+                    let facts = crate::facts::ImageFacts {
+                        reference: format!("{} ({label})", image.name),
+                        user: image.user,
+                        files: image.files,
+                    };
+                    report.audited.push(facts.reference.clone());
+                    report
+                        .findings
+                        .extend(crate::audit::image::findings(&facts));
+                }
+            }
+            Err(e) => report.problems.push(problem(&label, e)),
         }
     }
     report

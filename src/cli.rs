@@ -296,11 +296,17 @@ pub enum AuditTarget {
         #[arg(long)]
         no_engine: bool,
     },
-    /// Images on the Docker engine: Config.User and setuid/setgid-root files, read from
-    /// the layers without running the image. Never pulls.
+    /// Images on the Docker engine, or in image archives (--input): Config.User and
+    /// setuid/setgid-root files, read from the layers without running the image. Never
+    /// pulls.
     Image {
-        #[arg(required = true, value_name = "REF")]
+        #[arg(required_unless_present = "input", value_name = "REF")]
         references: Vec<String>,
+        /// An image archive instead of the engine: `docker save` output or an OCI image
+        /// layout (a folder, or a tar of one), plain, gzip or zstd; `-` reads standard
+        /// input. No engine is needed. Repeat for more.
+        #[arg(long, value_name = "FILE")]
+        input: Vec<PathBuf>,
     },
     /// Kubernetes manifests (files or folders of YAML; `-` reads standard input) against
     /// the restricted Pod Security Standard.

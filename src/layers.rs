@@ -5,7 +5,7 @@
 //! when the engine is local and overlay-based, its layer folders read directly.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{Cursor, Read};
+use std::io::Read;
 use std::path::Path;
 
 use crate::facts::SpecialFile;
@@ -20,8 +20,9 @@ pub struct ImageFiles {
     pub layers: usize,
 }
 
-#[derive(Debug, Default)]
-struct Layer {
+/// What one layer adds, deletes and hides.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Layer {
     special: Vec<SpecialFile>,
     /// Every path the layer writes: it hides the same path in the layers below.
     paths: HashSet<String>,
@@ -32,49 +33,17 @@ struct Layer {
 
 const PASSWD_LIMIT: u64 = 4 * 1024 * 1024;
 
-/// Reads a `docker save` archive from `reader` in one pass.
+/// Reads a `docker save` archive of one image from `reader` in one pass (the engine
+/// streams it); [`crate::image_archive`] reads it, as it reads archives on disk.
 pub fn scan_saved_image(reader: impl Read) -> std::io::Result<ImageFiles> {
-    let mut archive = tar::Archive::new(reader);
-    let mut layers: HashMap<String, Layer> = HashMap::new();
-    let mut manifest: Option<Vec<String>> = None;
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let name = entry
-            .path()?
-            .to_string_lossy()
-            .trim_start_matches("./")
-            .to_string();
-        if name == "manifest.json" {
-            let mut text = String::new();
-            entry.read_to_string(&mut text)?;
-            manifest = Some(layer_order(&text)?);
-            continue;
-        }
-        if !(name.ends_with("layer.tar") || name.starts_with("blobs/")) {
-            continue;
-        }
-        let mut head = vec![0u8; 512];
-        let n = read_up_to(&mut entry, &mut head)?;
-        head.truncate(n);
-        let body = Cursor::new(head.clone()).chain(entry);
-        let layer = if head.starts_with(&[0x1f, 0x8b]) {
-            scan_layer(flate2::read::GzDecoder::new(body))?
-        } else if head.len() >= 262 && &head[257..262] == b"ustar" {
-            scan_layer(body)?
-        } else {
-            // A config or index blob, not a layer.
-            continue;
-        };
-        layers.insert(name, layer);
+    let mut images = crate::image_archive::read_stream(reader).map_err(|e| invalid(&e))?;
+    if images.is_empty() {
+        return Err(invalid("the saved archive holds no image"));
     }
-    let order = manifest.ok_or_else(|| invalid("no manifest.json in the saved image"))?;
-    stack(&order, layers)
+    Ok(images.swap_remove(0).files)
 }
 
-fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+pub(crate) fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..])? {
@@ -87,18 +56,6 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
 
 fn invalid(message: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, message.to_string())
-}
-
-fn layer_order(manifest: &str) -> std::io::Result<Vec<String>> {
-    let value: serde_json::Value =
-        serde_json::from_str(manifest).map_err(|e| invalid(&format!("manifest.json: {e}")))?;
-    let layers = value[0]["Layers"]
-        .as_array()
-        .ok_or_else(|| invalid("manifest.json lists no Layers"))?;
-    Ok(layers
-        .iter()
-        .filter_map(|l| l.as_str().map(|s| s.trim_start_matches("./").to_string()))
-        .collect())
 }
 
 /// Records `name` in `dir` as a whiteout (`.wh.NAME` deletes NAME, `.wh..wh..opq` hides
@@ -127,7 +84,7 @@ fn absolute(path: &str) -> String {
     format!("/{trimmed}")
 }
 
-fn scan_layer(reader: impl Read) -> std::io::Result<Layer> {
+pub(crate) fn scan_layer(reader: impl Read) -> std::io::Result<Layer> {
     let mut archive = tar::Archive::new(reader);
     let mut layer = Layer::default();
     for entry in archive.entries()? {
@@ -170,7 +127,7 @@ pub fn scan_layer_dirs(dirs: &[&Path]) -> std::io::Result<ImageFiles> {
         layers.insert(name.clone(), layer);
         order.push(name);
     }
-    stack(&order, layers)
+    stack_named(&order, &layers)
 }
 
 fn walk_dir(root: &Path, rel: &str, layer: &mut Layer) -> std::io::Result<()> {
@@ -237,13 +194,17 @@ fn under(path: &str, dir: &str) -> bool {
     dir == "/" || path == dir || path.starts_with(&format!("{dir}/"))
 }
 
-fn stack(order: &[String], mut layers: HashMap<String, Layer>) -> std::io::Result<ImageFiles> {
+/// The layers named in `order`, the lowest first, stacked.
+pub(crate) fn stack_named(
+    order: &[String],
+    layers: &HashMap<String, Layer>,
+) -> std::io::Result<ImageFiles> {
     let mut special: BTreeMap<String, SpecialFile> = BTreeMap::new();
     let mut passwd: Option<String> = None;
     for name in order {
-        let layer = layers.remove(name).ok_or_else(|| {
+        let layer = layers.get(name).ok_or_else(|| {
             invalid(&format!(
-                "layer {name} named in manifest.json is not in the archive"
+                "the layer {name} is named in the manifest but not in the archive"
             ))
         })?;
         for gone in &layer.whiteouts {
@@ -259,11 +220,11 @@ fn stack(order: &[String], mut layers: HashMap<String, Layer>) -> std::io::Resul
             }
         }
         special.retain(|p, _| !layer.paths.contains(p));
-        for f in layer.special {
-            special.insert(f.path.clone(), f);
+        for f in &layer.special {
+            special.insert(f.path.clone(), f.clone());
         }
         if layer.passwd.is_some() {
-            passwd = layer.passwd;
+            passwd = layer.passwd.clone();
         } else if layer.paths.contains("/etc/passwd") {
             // Replaced by something that is not a readable file.
             passwd = None;
@@ -304,7 +265,12 @@ mod tests {
         let mut names = Vec::new();
         for (i, l) in layers.iter().enumerate() {
             let name = if oci {
-                format!("blobs/sha256/{i:064}")
+                use sha2::Digest;
+                let hex: String = sha2::Sha256::digest(l)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                format!("blobs/sha256/{hex}")
             } else {
                 format!("{i:064}/layer.tar")
             };
@@ -316,13 +282,15 @@ mod tests {
             names.push(name);
         }
         let manifest = serde_json::json!([{ "Config": "c.json", "Layers": names }]).to_string();
-        let mut header = tar::Header::new_gnu();
-        header.set_size(manifest.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, "manifest.json", manifest.as_bytes())
-            .unwrap();
+        for (name, text) in [("c.json", r#"{"config":{}}"#), ("manifest.json", &manifest)] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, name, text.as_bytes())
+                .unwrap();
+        }
         builder.into_inner().unwrap()
     }
 

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod exercise_command;
 pub mod facts;
 pub mod http_probe;
+pub mod image_archive;
 pub mod images;
 pub mod layers;
 pub mod lesson;

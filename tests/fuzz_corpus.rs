@@ -49,3 +49,32 @@ fn every_dockerfile_of_the_corpus_and_the_regressions_is_read_without_a_panic() 
     assert!(n > 100, "only {n} inputs: is the corpus there?");
     replay("fuzz/regressions", &target);
 }
+
+#[test]
+fn every_image_archive_of_the_corpus_is_read_without_a_panic() {
+    let n = replay("fuzz/corpus/image_archive", &|b| {
+        let _ = nonroot_lab::image_archive::read_stream(b);
+    });
+    assert!(n >= 5, "only {n} inputs: is the corpus there?");
+    // The seeds are real archives: all but the truncated one are read.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/image_archive");
+    for name in [
+        "docker-save.tar",
+        "docker-save.tar.gz",
+        "oci-gzip.tar",
+        "oci-zstd.tar",
+    ] {
+        let images =
+            nonroot_lab::image_archive::read_stream(&std::fs::read(dir.join(name)).unwrap()[..])
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(images[0].user, "app", "{name}");
+        // The upper layer deletes su: nothing setuid is left.
+        assert!(
+            images[0].files.special.is_empty(),
+            "{name}: {:?}",
+            images[0].files.special
+        );
+    }
+    let cut = std::fs::read(dir.join("oci-zstd-truncated.tar")).unwrap();
+    assert!(nonroot_lab::image_archive::read_stream(&cut[..]).is_err());
+}

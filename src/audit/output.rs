@@ -205,7 +205,8 @@ fn file_uri(target: &str, root: &Path) -> (String, bool) {
 fn artifact(kind: Kind, target: &str, root: &Path) -> Value {
     let (uri, relative) = match kind {
         Kind::Dockerfile | Kind::Manifest => file_uri(target, root),
-        Kind::Image => (uri(target), true),
+        // An archive's image is `NAME (FILE)`: the image is the artifact.
+        Kind::Image => (uri(target.split(" (").next().unwrap_or(target)), true),
         Kind::Running => {
             let name = match target.strip_prefix("pod ") {
                 Some(pod) => format!("kubernetes/{pod}"),

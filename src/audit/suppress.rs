@@ -254,7 +254,9 @@ pub fn apply(
 /// above it); otherwise the target as the report names it.
 fn target_matches(glob: &str, target: &str, files: bool, base: &Path, cwd: &Path) -> bool {
     if !files {
-        return glob_match(glob, target);
+        // An image read from an archive is `NAME (FILE)`: the glob may name either.
+        let name = target.split(" (").next().unwrap_or(target);
+        return glob_match(glob, target) || glob_match(glob, name);
     }
     let absolute = normalize(&cwd.join(target));
     let Ok(relative) = absolute.strip_prefix(normalize(base)) else {
