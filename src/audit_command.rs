@@ -105,6 +105,7 @@ pub async fn run(args: AuditArgs, kube: &KubeOptions) -> Result<u8> {
         AuditFormat::Human => output::human(&report),
         AuditFormat::Json => output::json(&report),
         AuditFormat::Sarif => output::sarif(&report, kind, &cwd),
+        AuditFormat::Junit => output::junit(&report, kind, fail_on),
     };
     if args.format != AuditFormat::Human || args.output.is_some() {
         for p in &report.problems {

@@ -256,7 +256,8 @@ pub enum DoctorFormat {
 pub struct AuditArgs {
     #[command(subcommand)]
     pub what: AuditTarget,
-    /// human (grouped, each with its fix), json, or sarif (SARIF 2.1.0, for CI code scanning).
+    /// human (grouped, each with its fix), json, sarif (SARIF 2.1.0, for CI code
+    /// scanning), or junit (for CI test reporters).
     #[arg(long, value_enum, default_value_t = AuditFormat::Human, global = true)]
     pub format: AuditFormat,
     /// Exit 1 when a finding that is not suppressed is at least this severe [default:
@@ -333,6 +334,8 @@ pub enum AuditFormat {
     Human,
     Json,
     Sarif,
+    /// JUnit XML: a suite per target, a case per rule, failures at --fail-on.
+    Junit,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -300,3 +300,35 @@ fn without_an_engine_images_are_one_message_each_and_dockerfiles_still_audit() {
         "{out}"
     );
 }
+
+#[test]
+fn junit_fails_the_rule_cases_at_fail_on() {
+    let file = corpus("dockerfile/named-user.Dockerfile");
+    let (code, out, _) = audit(&[
+        "dockerfile",
+        "--no-engine",
+        "--format",
+        "junit",
+        "--fail-on",
+        "warning",
+        &file,
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("<?xml"), "{out}");
+    assert!(
+        out.contains(r#"tests="7" skipped="0" failures="1" errors="0""#),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"<failure message="1 finding of NRD004 (warning)" type="warning">line 3:"#),
+        "{out}"
+    );
+    // Below --fail-on the case passes and keeps the finding in its output.
+    let (code, out, _) = audit(&["dockerfile", "--no-engine", "--format", "junit", &file]);
+    assert_eq!(code, 0);
+    assert!(out.contains(r#"failures="0""#), "{out}");
+    assert!(
+        out.contains("<system-out>line 3: `USER nobody` names a user"),
+        "{out}"
+    );
+}

@@ -373,6 +373,72 @@ pub fn sarif(report: &Report, kind: Kind, root: &Path) -> String {
     )
 }
 
+/// JUnit XML for CI test reporters: one suite per audited target, one case per rule of
+/// the kind; a case fails when a finding that counts reaches `fail_on`, is skipped when
+/// every finding of it was accepted (the reason as its message), and passes otherwise
+/// (findings below `fail_on` in its output). A target that could not be read is an error.
+pub fn junit(report: &Report, kind: Kind, fail_on: Severity) -> String {
+    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+    let mut out = quick_junit::Report::new(format!("nonroot-lab audit {}", kind.name()));
+    for target in &report.audited {
+        let mut suite = TestSuite::new(target.as_str());
+        for rule in RULES.iter().filter(|r| kind.judges(r.id)) {
+            let mine: Vec<&Finding> = report
+                .findings
+                .iter()
+                .filter(|f| &f.target == target && f.rule == rule.id)
+                .collect();
+            let counted: Vec<&&Finding> = mine.iter().filter(|f| f.suppressed.is_none()).collect();
+            let lines = |fs: &mut dyn Iterator<Item = &&Finding>| -> String {
+                fs.map(|f| format!("{}{}\nfix: {}\n", place(f), f.message, f.fix))
+                    .collect()
+            };
+            let status = if counted.iter().any(|f| f.severity >= fail_on) {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(format!(
+                    "{} finding{} of {} ({})",
+                    counted.len(),
+                    if counted.len() == 1 { "" } else { "s" },
+                    rule.id,
+                    rule.severity.name()
+                ));
+                s.set_type(rule.severity.name());
+                s.set_description(lines(&mut counted.iter().copied()));
+                s
+            } else if counted.is_empty() && !mine.is_empty() {
+                let mut s = TestCaseStatus::skipped();
+                let reasons: Vec<String> = mine
+                    .iter()
+                    .filter_map(|f| f.suppressed.as_ref())
+                    .map(|s| format!("suppressed: {} ({})", s.reason, s.by))
+                    .collect();
+                s.set_message(reasons.join("; "));
+                s
+            } else {
+                TestCaseStatus::success()
+            };
+            let mut case = TestCase::new(format!("{} {}", rule.id, rule.name), status);
+            case.set_classname(format!("nonroot-lab.{}", kind.name()));
+            if !counted.is_empty() && counted.iter().all(|f| f.severity < fail_on) {
+                case.set_system_out(lines(&mut counted.iter().copied()));
+            }
+            suite.add_test_case(case);
+        }
+        out.add_test_suite(suite);
+    }
+    if !report.problems.is_empty() || !report.invalid.is_empty() {
+        let mut suite = TestSuite::new("not audited");
+        for p in report.problems.iter().chain(&report.invalid) {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status.set_message(p.to_string());
+            suite.add_test_case(TestCase::new(p.target.as_str(), status));
+        }
+        out.add_test_suite(suite);
+    }
+    out.to_string()
+        .unwrap_or_else(|e| format!("<!-- cannot write JUnit: {e} -->"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,6 +500,44 @@ mod tests {
             .unwrap()
             .iter()
             .any(|p| p == "hadolint DL3002"));
+    }
+
+    #[test]
+    fn junit_has_a_case_per_rule_and_fails_at_fail_on() {
+        let xml = junit(&report(), Kind::Dockerfile, Severity::Error);
+        assert!(
+            xml.contains(
+                r#"<testsuite name="dir/Docker file" tests="7" skipped="0" errors="0" failures="1""#
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                r#"<testsuite name="ok.Dockerfile" tests="7" skipped="0" errors="0" failures="0""#
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                r#"<failure message="1 finding of NRD001 (error)" type="error">line 4: `USER root`"#
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<testsuite name="not audited" tests="1" skipped="0" errors="1""#),
+            "{xml}"
+        );
+        let mut accepted = report();
+        accepted.findings[0].suppressed = Some(crate::audit::suppress::Suppressed {
+            reason: "ok here".into(),
+            by: "x:1".into(),
+            in_source: false,
+        });
+        let xml = junit(&accepted, Kind::Dockerfile, Severity::Error);
+        assert!(
+            xml.contains(r#"<skipped message="suppressed: ok here (x:1)"/>"#),
+            "{xml}"
+        );
     }
 
     #[test]
