@@ -29,6 +29,11 @@ pub struct Cli {
     /// Instructor mode: one namespace per attendee, `nonroot-lab-NAME`.
     #[arg(long, global = true, value_name = "NAME")]
     pub attendee: Option<String>,
+    /// Log engine requests, timings and retries, and bollard's and kube's own logs, to
+    /// standard error (to the lab log while the TUI runs). RUST_LOG, when set, chooses
+    /// what instead (e.g. RUST_LOG=kube=trace).
+    #[arg(long, global = true)]
+    pub debug: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

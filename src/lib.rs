@@ -11,6 +11,7 @@ pub mod class;
 pub mod cli;
 pub mod command;
 pub mod console;
+pub mod debug_log;
 pub mod doctor;
 pub mod engine;
 pub mod exercise_command;

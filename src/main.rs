@@ -18,6 +18,15 @@ const USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // With no command the TUI owns the screen: debug lines go to the lab log.
+    let sink = match cli.command {
+        None => nonroot_lab::debug_log::Sink::LabLog,
+        Some(_) => nonroot_lab::debug_log::Sink::Stderr,
+    };
+    if let Err(e) = nonroot_lab::debug_log::init(cli.debug, sink) {
+        console::err(&format!("nonroot-lab: {e}\n"));
+        return ExitCode::from(USAGE);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

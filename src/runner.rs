@@ -397,6 +397,13 @@ async fn run_lesson(
             }
         }
         report.elapsed_ms = started.elapsed().as_millis();
+        tracing::debug!(
+            lesson = %report.lesson,
+            step = %report.step,
+            status = ?report.status,
+            ms = report.elapsed_ms as u64,
+            "step finished"
+        );
         let _ = events.send(Event::StepFinished(Box::new(report.clone())));
         reports.push((step_index, report));
     }

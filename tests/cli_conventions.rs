@@ -121,3 +121,46 @@ fn the_manual_page_is_roff_and_names_the_commands() {
         Err(_) => eprintln!("skipped rendering with man: man is not installed here"),
     }
 }
+
+#[tokio::test]
+async fn debug_logs_engine_requests_to_stderr_only_and_rust_log_is_checked() {
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    let lab = |args: &[&str]| bin().env_remove("RUST_LOG").args(args).output().unwrap();
+    let quiet = lab(&["audit", "image", "--no-config", &base_image()]);
+    let loud = lab(&["--debug", "audit", "image", "--no-config", &base_image()]);
+    let (quiet_out, quiet_err) = text(&quiet);
+    let (loud_out, loud_err) = text(&loud);
+    // The report is the same; the log is all on stderr.
+    assert_eq!(quiet_out, loud_out);
+    assert!(quiet_err.is_empty(), "{quiet_err}");
+    assert!(
+        loud_err.contains("DEBUG nonroot_lab::engine::docker: connecting to the Docker engine"),
+        "{loud_err}"
+    );
+    assert!(
+        loud_err.contains("DEBUG bollard"),
+        "bollard's own log: {loud_err}"
+    );
+    // RUST_LOG chooses instead: only kube, so nothing from a Docker audit.
+    let o = bin()
+        .env("RUST_LOG", "kube=debug")
+        .args(["audit", "image", "--no-config", &base_image()])
+        .output()
+        .unwrap();
+    assert!(text(&o).1.is_empty(), "{}", text(&o).1);
+    let o = bin()
+        .env("RUST_LOG", "nonroot_lab=[")
+        .args(["rules", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o)
+            .1
+            .starts_with("nonroot-lab: RUST_LOG=nonroot_lab=[: "),
+        "{}",
+        text(&o).1
+    );
+}

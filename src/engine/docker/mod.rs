@@ -74,6 +74,7 @@ impl DockerEngine {
     }
 
     pub async fn connect_to(endpoint: Endpoint) -> Result<DockerEngine, EngineError> {
+        tracing::debug!(host = %endpoint.host, "connecting to the Docker engine");
         let unreachable = |reason: String| EngineError::unreachable(&endpoint.host, reason);
         let docker =
             Docker::connect_with_host(&endpoint.host).map_err(|e| unreachable(e.to_string()))?;
@@ -231,10 +232,17 @@ async fn timed<T>(
     limit: Duration,
     fut: impl Future<Output = Result<T, BollardError>>,
 ) -> Result<T, EngineError> {
-    match tokio::time::timeout(limit, fut).await {
+    let started = std::time::Instant::now();
+    let result = match tokio::time::timeout(limit, fut).await {
         Err(_) => Err(EngineError::timeout(what, limit)),
         Ok(r) => r.map_err(|e| classify(what, e)),
+    };
+    let ms = started.elapsed().as_millis() as u64;
+    match &result {
+        Ok(_) => tracing::debug!(engine = "docker", ms, "{what}"),
+        Err(e) => tracing::debug!(engine = "docker", ms, error = %e, "{what}"),
     }
+    result
 }
 
 /// An answer from the engine is a refusal; anything else means the engine is gone.

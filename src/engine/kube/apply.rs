@@ -124,6 +124,10 @@ impl KubeEngine {
                         && tries < 50 =>
                 {
                     tries += 1;
+                    tracing::debug!(
+                        tries,
+                        "{kind}/{name}: no service-account token yet; retrying in 200 ms"
+                    );
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 // Pod Security Admission refusing the pod is what such a step shows: an

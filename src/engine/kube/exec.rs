@@ -173,6 +173,7 @@ impl KubeEngine {
                 Ok(Err(e)) => last = e.to_string(),
                 Err(_) => last = "no answer in 5 s".into(),
             }
+            tracing::debug!(pod, port, "port-forward probe: {last}; retrying in 200 ms");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         Err(last)

@@ -285,6 +285,20 @@ async fn timed<T>(
     what: &str,
     fut: impl std::future::Future<Output = Result<T, kube::Error>>,
 ) -> Result<T, EngineError> {
+    let started = std::time::Instant::now();
+    let result = timed_inner(what, fut).await;
+    let ms = started.elapsed().as_millis() as u64;
+    match &result {
+        Ok(_) => tracing::debug!(engine = "kubernetes", ms, "{what}"),
+        Err(e) => tracing::debug!(engine = "kubernetes", ms, error = %e, "{what}"),
+    }
+    result
+}
+
+async fn timed_inner<T>(
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, kube::Error>>,
+) -> Result<T, EngineError> {
     match tokio::time::timeout(CALL, fut).await {
         Err(_) => Err(EngineError::timeout(what, CALL)),
         Ok(Ok(v)) => Ok(v),
