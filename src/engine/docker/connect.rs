@@ -1,8 +1,8 @@
 //! Finds the Docker engine the way the docker CLI does: `DOCKER_HOST` (with
 //! `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH` as `minikube docker-env` sets them), else the
-//! current docker context, else the local socket.
+//! current docker context (its host and its TLS files), else the local socket.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
@@ -11,25 +11,52 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 pub struct Endpoint {
     pub host: String,
     pub source: String,
+    /// The context's client certificate, key and CA, when it has them.
+    pub tls: Option<TlsFiles>,
+    /// Why this endpoint cannot be used as it is written (a missing TLS file, an
+    /// `ssh://` host), said when connecting.
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Endpoint {
+    fn plain(host: String, source: String) -> Endpoint {
+        Endpoint {
+            host,
+            source,
+            tls: None,
+            problem: None,
+        }
+    }
 }
 
 pub fn endpoint() -> Endpoint {
     if let Some(host) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
-        return Endpoint {
-            host,
-            source: "DOCKER_HOST".to_string(),
-        };
+        let mut e = Endpoint::plain(host, "DOCKER_HOST".to_string());
+        e.problem = ssh_problem(&e.host, "DOCKER_HOST");
+        return e;
     }
-    if let Some((name, host)) = context_host() {
-        return Endpoint {
-            host,
-            source: format!("docker context `{name}`"),
-        };
+    if let Some(e) = context_endpoint() {
+        return e;
     }
-    Endpoint {
-        host: DEFAULT_HOST.to_string(),
-        source: "default socket".to_string(),
-    }
+    Endpoint::plain(DEFAULT_HOST.to_string(), "default socket".to_string())
+}
+
+/// `ssh://` engines need an ssh client the lab does not carry: said plainly, with the
+/// way around it.
+fn ssh_problem(host: &str, found: &str) -> Option<String> {
+    host.starts_with("ssh://").then(|| {
+        format!(
+            "{found} names an ssh:// engine ({host}), which the lab does not reach: forward the remote socket and point DOCKER_HOST at it (`ssh -nNT -L /tmp/remote-docker.sock:/var/run/docker.sock {}` then `DOCKER_HOST=unix:///tmp/remote-docker.sock`)",
+            host.trim_start_matches("ssh://")
+        )
+    })
 }
 
 /// Where the second engine, with user-namespace remapping, listens: the
@@ -40,10 +67,7 @@ pub fn userns_endpoint() -> Option<Endpoint> {
     std::env::var(USERNS_HOST)
         .ok()
         .filter(|h| !h.trim().is_empty())
-        .map(|host| Endpoint {
-            host,
-            source: USERNS_HOST.to_string(),
-        })
+        .map(|host| Endpoint::plain(host, USERNS_HOST.to_string()))
 }
 
 fn docker_config_dir() -> Option<PathBuf> {
@@ -52,8 +76,10 @@ fn docker_config_dir() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))
 }
 
-/// The host of the current context, when it is not `default`.
-fn context_host() -> Option<(String, String)> {
+/// The current context, when it is not `default`: its host and, when the context was
+/// made with `--docker "host=...,ca=...,cert=...,key=..."`, the TLS files the CLI keeps
+/// for it.
+fn context_endpoint() -> Option<Endpoint> {
     let dir = docker_config_dir()?;
     let name = match std::env::var("DOCKER_CONTEXT")
         .ok()
@@ -71,14 +97,57 @@ fn context_host() -> Option<(String, String)> {
     }
     let digest = sha256_hex(name.as_bytes());
     let meta: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.join("contexts/meta").join(digest).join("meta.json")).ok()?,
+        &std::fs::read(dir.join("contexts/meta").join(&digest).join("meta.json")).ok()?,
     )
     .ok()?;
     let host = meta
         .pointer("/Endpoints/docker/Host")?
         .as_str()?
         .to_string();
-    Some((name, host))
+    let found = format!("docker context `{name}`");
+    let mut endpoint = Endpoint::plain(host, found.clone());
+    endpoint.problem = ssh_problem(&endpoint.host, &found);
+    let tls_dir = dir.join("contexts/tls").join(&digest).join("docker");
+    if tls_dir.is_dir() {
+        match tls_files(&tls_dir) {
+            Ok(files) => endpoint.tls = Some(files),
+            Err(missing) => {
+                endpoint.problem = Some(format!(
+                    "{found} has TLS files in {} but not {missing}: recreate the context with `docker context create {name} --docker \"host={},ca=...,cert=...,key=...\"`",
+                    tls_dir.display(),
+                    endpoint.host
+                ))
+            }
+        }
+        if meta.pointer("/Endpoints/docker/SkipTLSVerify") == Some(&serde_json::Value::Bool(true)) {
+            endpoint.problem.get_or_insert(format!(
+                "{found} skips TLS verification (SkipTLSVerify), which the lab does not do: give the context the engine's CA"
+            ));
+        }
+    }
+    if endpoint.tls.is_some() {
+        endpoint.source.push_str(" (TLS)");
+    }
+    Some(endpoint)
+}
+
+/// The three files, or the name of the first that is missing.
+fn tls_files(dir: &Path) -> Result<TlsFiles, &'static str> {
+    let files = TlsFiles {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+    };
+    for (path, name) in [
+        (&files.ca, "ca.pem"),
+        (&files.cert, "cert.pem"),
+        (&files.key, "key.pem"),
+    ] {
+        if !path.is_file() {
+            return Err(name);
+        }
+    }
+    Ok(files)
 }
 
 fn sha256_hex(data: &[u8]) -> String {

@@ -75,9 +75,30 @@ impl DockerEngine {
 
     pub async fn connect_to(endpoint: Endpoint) -> Result<DockerEngine, EngineError> {
         tracing::debug!(host = %endpoint.host, "connecting to the Docker engine");
-        let unreachable = |reason: String| EngineError::unreachable(&endpoint.host, reason);
-        let docker =
-            Docker::connect_with_host(&endpoint.host).map_err(|e| unreachable(e.to_string()))?;
+        // A context's engine: say which, so the fix is looked for there.
+        let from_context = endpoint.source.starts_with("docker context");
+        let unreachable = |reason: String| match from_context {
+            true => EngineError::unreachable(
+                &endpoint.host,
+                format!("{reason} (from {})", endpoint.source),
+            ),
+            false => EngineError::unreachable(&endpoint.host, reason),
+        };
+        if let Some(problem) = &endpoint.problem {
+            return Err(unreachable(problem.clone()));
+        }
+        let docker = match &endpoint.tls {
+            Some(tls) => Docker::connect_with_ssl(
+                &endpoint.host,
+                &tls.key,
+                &tls.cert,
+                &tls.ca,
+                120,
+                bollard::API_DEFAULT_VERSION,
+            ),
+            None => Docker::connect_with_host(&endpoint.host),
+        }
+        .map_err(|e| unreachable(error_chain(&e)))?;
         let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
             .await
             .map_err(|_| unreachable("no answer within 10 s".to_string()))?
