@@ -49,6 +49,7 @@ pub async fn run(args: AuditArgs, kube: &KubeOptions) -> Result<u8> {
             let mut options = dockerfile::Options {
                 target,
                 build_args: BTreeMap::new(),
+                context: None,
             };
             for pair in build_args {
                 let (k, v) = pair
@@ -253,8 +254,18 @@ fn audit_dockerfiles(
 ) -> Report {
     let mut report = Report::default();
     for (label, bytes) in inputs {
+        // ADD reads local archives from the build context, the Dockerfile's folder.
+        let mut options = options.clone();
+        if label != "<stdin>" {
+            options.context = Path::new(&label)
+                .parent()
+                .map(|p| match p.as_os_str().is_empty() {
+                    true => PathBuf::from("."),
+                    false => p.to_path_buf(),
+                });
+        }
         let audited = bytes.and_then(|b| {
-            let findings = dockerfile::audit(&label, &b, options, bases)?;
+            let findings = dockerfile::audit(&label, &b, &options, bases)?;
             Ok((findings, b))
         });
         match audited {

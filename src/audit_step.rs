@@ -1,8 +1,6 @@
 //! An `audit` step: the auditor on one target a lesson names, with what it needs of an
 //! image asked through the `Engine` trait. A manifest needs no engine at all.
 
-use std::collections::HashMap;
-
 use crate::audit::dockerfile::{self, BaseUser, KnownBases};
 use crate::audit::{manifest, output, Report, Severity};
 use crate::engine::{AuditRequest, Engine, EngineError, Outcome, OutputSink, Stream};
@@ -29,6 +27,7 @@ pub async fn perform(
                 return Ok(missing(&format!("file `{label}`")));
             };
             let options = dockerfile::Options {
+                context: None,
                 target: target.clone(),
                 build_args: build_args.clone(),
             };
@@ -89,10 +88,11 @@ pub async fn perform(
     })
 }
 
-/// The base images' users, from the engine when there is one: the one lookup both the
-/// audit step and `audit dockerfile` use. Never pulls.
+/// The base images' users and setuid-root files (read from their layers), from the
+/// engine when there is one: the one lookup both the audit step and `audit dockerfile`
+/// use. Never pulls.
 pub async fn base_users(engine: Option<&dyn Engine>, bases: Vec<String>) -> KnownBases {
-    let mut known = HashMap::new();
+    let mut known = KnownBases::default();
     for base in bases {
         let user = match engine {
             None => BaseUser::Unknown("no Docker engine answers to tell".into()),
@@ -104,7 +104,26 @@ pub async fn base_users(engine: Option<&dyn Engine>, bases: Vec<String>) -> Know
                 Err(e) => BaseUser::Unknown(e.to_string()),
             },
         };
-        known.insert(base, user);
+        if let (Some(engine), BaseUser::Known(_)) = (engine, &user) {
+            if let Ok(facts) = engine.image_facts(&base).await {
+                let special = facts
+                    .files
+                    .special
+                    .iter()
+                    .filter(|f| f.is_root_escalation())
+                    .map(|f| {
+                        let bit = if f.mode & 0o4000 != 0 && f.uid == 0 {
+                            "setuid"
+                        } else {
+                            "setgid"
+                        };
+                        (f.path.clone(), bit)
+                    })
+                    .collect();
+                known.special.insert(base.clone(), special);
+            }
+        }
+        known.users.insert(base, user);
     }
-    KnownBases(known)
+    known
 }

@@ -1,7 +1,8 @@
 //! The audit corpus: every file under tests/audit-corpus/ states its expected findings in
 //! its own comments (`# expect: RULE@LINE ...`, `# expect: none`, `# expect-problem:
-//! LINE`), and its inputs (`# bases: IMAGE=USER,...`, `# target: STAGE`, `# build-arg:
-//! NAME=VALUE`). Each file is audited and must give exactly what it states.
+//! LINE`), and its inputs (`# bases: IMAGE=USER,...`, `# special: IMAGE=PATH,...` for an
+//! image's setuid-root files, `# target: STAGE`, `# build-arg: NAME=VALUE`); `ADD` reads
+//! archives from `dockerfile/context/`. Each file is audited and must give exactly what it states.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ struct Header {
     expect_none: bool,
     problem: Option<String>,
     bases: HashMap<String, String>,
+    special: HashMap<String, Vec<String>>,
     target: Option<String>,
     build_args: BTreeMap<String, String>,
 }
@@ -57,6 +59,12 @@ fn header(text: &str) -> Header {
                 h.bases
                     .insert(image.trim().to_string(), user.trim().to_string());
             }
+        } else if let Some(v) = rest.strip_prefix("special:") {
+            let (image, paths) = v.trim().split_once('=').expect("IMAGE=PATH,...");
+            h.special.insert(
+                image.trim().to_string(),
+                paths.split(',').map(|p| p.trim().to_string()).collect(),
+            );
         } else if let Some(v) = rest.strip_prefix("target:") {
             h.target = Some(v.trim().to_string());
         } else if let Some(v) = rest.strip_prefix("build-arg:") {
@@ -67,7 +75,7 @@ fn header(text: &str) -> Header {
     h
 }
 
-struct MapBases(HashMap<String, String>);
+struct MapBases(HashMap<String, String>, HashMap<String, Vec<String>>);
 
 impl BaseImages for MapBases {
     fn user_of(&mut self, image: &str) -> BaseUser {
@@ -75,6 +83,12 @@ impl BaseImages for MapBases {
             Some(u) => BaseUser::Known(u.clone()),
             None => BaseUser::Unknown("not in the test's map".into()),
         }
+    }
+
+    fn special_files(&mut self, image: &str) -> Option<Vec<(String, &'static str)>> {
+        self.1
+            .get(image)
+            .map(|paths| paths.iter().map(|p| (p.clone(), "setuid")).collect())
     }
 }
 
@@ -146,8 +160,9 @@ fn every_dockerfile_gives_what_it_states() {
         let options = dockerfile::Options {
             target: h.target.clone(),
             build_args: h.build_args.clone(),
+            context: path.parent().map(Path::to_path_buf),
         };
-        let mut bases = MapBases(h.bases.clone());
+        let mut bases = MapBases(h.bases.clone(), h.special.clone());
         let result = dockerfile::audit(&path.display().to_string(), &bytes, &options, &mut bases);
         failures.extend(compare(path, &h, result));
     }

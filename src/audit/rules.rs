@@ -14,6 +14,8 @@ pub struct Rule {
     pub fix: &'static str,
     /// The nearest rules of other tools, e.g. `hadolint DL3002`; empty when none has one.
     pub peers: &'static [&'static str],
+    /// More for the rule's page: how it decides, what was measured; may be empty.
+    pub detail: &'static str,
 }
 
 use Severity::{Error, Info, Warning};
@@ -25,6 +27,7 @@ pub const D_ROOT_USER: Rule = Rule {
     title: "the shipped stage's USER is root (0, root, 0:0, root:root, or a variable that is empty or 0)",
     fix: "end the final stage with a numeric non-root USER, e.g. `USER 4242`",
     peers: &["hadolint DL3002", "Trivy DS002", "checkov CKV_DOCKER_8"],
+    detail: "",
 };
 pub const D_NO_USER: Rule = Rule {
     id: "NRD002",
@@ -33,6 +36,7 @@ pub const D_NO_USER: Rule = Rule {
     title: "no USER in the shipped stage and its base image runs as root, or its user is unknown",
     fix: "add `USER 4242` (a numeric non-root uid) at the end of the final stage",
     peers: &["checkov CKV_DOCKER_3", "Trivy DS002"],
+    detail: "",
 };
 pub const D_BACK_TO_ROOT: Rule = Rule {
     id: "NRD003",
@@ -41,6 +45,7 @@ pub const D_BACK_TO_ROOT: Rule = Rule {
     title: "USER switches back to root after a non-root USER and never leaves it",
     fix: "put a numeric non-root USER after the last step that needs root",
     peers: &["hadolint DL3002"],
+    detail: "",
 };
 pub const D_NAMED_USER: Rule = Rule {
     id: "NRD004",
@@ -49,14 +54,16 @@ pub const D_NAMED_USER: Rule = Rule {
     title: "USER names a user: the kubelet cannot verify runAsNonRoot against a name",
     fix: "give the uid instead of the name, e.g. `USER 1000` after `useradd -u 1000 app`",
     peers: &[],
+    detail: "",
 };
 pub const D_SETUID: Rule = Rule {
     id: "NRD005",
-    name: "setuid-bit-set",
+    name: "setuid-file-shipped",
     severity: Error,
-    title: "a RUN sets the setuid or setgid bit (chmod u+s, g+s, +s, 4755, 2755, install -m 4755) in a shipped stage",
-    fix: "do not set the bit; give the program the capability it needs, or run that step at build time only",
+    title: "a setuid-root or setgid-root file reaches the shipped stage and no RUN clears it: set by RUN (chmod u+s, +s, 4755, install -m 4755), brought by COPY --from a stage or an image, unpacked by ADD from a local archive, given by COPY --chmod, or the base image's own",
+    fix: "do not set the bit, copy with --chown, or clear the bits after the last COPY or ADD (`RUN find / -xdev -perm /6000 -type f -exec chmod a-s {} +`); give the program the capability it needs instead",
     peers: &["Dockle CIS-DI-0008 (on images)"],
+    detail: "The rule follows each file into the shipped stage the way the classic builder does it, measured on Docker 20.10 (tests/setuid_ways.rs builds every way and compares this rule with `audit image` of the result): RUN chmod and install -m keep the bit; COPY --from a stage or an image keeps it, a whole folder's files too; COPY --from with --chown (even 0:0) clears it; ADD of a local tar keeps the archive's modes and owners, even with --chown; COPY and ADD of a file from the build context clear it (not reported); a later RUN chmod a-s FILE, rm FILE or find -perm /6000 ... chmod a-s takes it away. COPY --chmod exists only in BuildKit (the classic builder refuses it) and is reported. BuildKit itself could not be run on this machine (no buildx); where it differs from the classic builder (it may keep a context file's bit) the rule does not follow it. The base image's files and those of COPY --from an image are known when the engine has the image (never pulled); without an engine they are not claimed.",
 };
 pub const D_GID_ZERO: Rule = Rule {
     id: "NRD006",
@@ -65,6 +72,7 @@ pub const D_GID_ZERO: Rule = Rule {
     title: "USER puts the process in group 0 but no path is prepared for it (chgrp 0 and chmod g=u)",
     fix: "use a non-zero group (`USER 4242:4242`), or follow OpenShift's pattern: `chgrp -R 0 DIR && chmod -R g=u DIR`",
     peers: &[],
+    detail: "",
 };
 pub const D_OPENSHIFT_WRITABLE: Rule = Rule {
     id: "NRD007",
@@ -73,6 +81,7 @@ pub const D_OPENSHIFT_WRITABLE: Rule = Rule {
     title: "a path is made writable for one uid only: an arbitrary uid in group 0 (OpenShift) cannot write it",
     fix: "also `chgrp -R 0 DIR && chmod -R g=u DIR`, so any uid in group 0 can write it",
     peers: &[],
+    detail: "",
 };
 
 pub const I_ROOT_USER: Rule = Rule {
@@ -82,6 +91,7 @@ pub const I_ROOT_USER: Rule = Rule {
     title: "the image's Config.User is empty or resolves to uid 0",
     fix: "rebuild with a numeric non-root `USER`, e.g. `USER 4242`",
     peers: &["Dockle CIS-DI-0001", "Trivy DS002 (on Dockerfiles)"],
+    detail: "",
 };
 pub const I_NAMED_USER: Rule = Rule {
     id: "NRI002",
@@ -90,6 +100,7 @@ pub const I_NAMED_USER: Rule = Rule {
     title: "the image's Config.User is a name: the kubelet cannot verify runAsNonRoot against it",
     fix: "rebuild with the user's uid, e.g. `USER 1000`",
     peers: &[],
+    detail: "",
 };
 pub const I_SETUID_ROOT: Rule = Rule {
     id: "NRI003",
@@ -98,6 +109,7 @@ pub const I_SETUID_ROOT: Rule = Rule {
     title: "the image holds a setuid-root or setgid-root file: any user who runs it gets root's uid or group",
     fix: "remove the bits in the image: `RUN find / -xdev -perm /6000 -type f -exec chmod a-s {} +`",
     peers: &["Dockle CIS-DI-0008"],
+    detail: "",
 };
 
 pub const K_RUN_AS_ROOT: Rule = Rule {
@@ -111,6 +123,7 @@ pub const K_RUN_AS_ROOT: Rule = Rule {
         "checkov CKV_K8S_40",
         "kube-linter run-as-non-root",
     ],
+    detail: "",
 };
 pub const K_NOT_NON_ROOT: Rule = Rule {
     id: "NRK002",
@@ -119,6 +132,7 @@ pub const K_NOT_NON_ROOT: Rule = Rule {
     title: "neither runAsNonRoot: true nor a non-zero runAsUser is in effect: the image's user decides, and may be root",
     fix: "set `runAsNonRoot: true` (and a numeric USER in the image, or `runAsUser: 4242`)",
     peers: &["Trivy KSV012", "checkov CKV_K8S_6", "kube-linter run-as-non-root"],
+    detail: "",
 };
 pub const K_PRIVILEGED: Rule = Rule {
     id: "NRK003",
@@ -131,6 +145,7 @@ pub const K_PRIVILEGED: Rule = Rule {
         "checkov CKV_K8S_16",
         "kube-linter privileged-container",
     ],
+    detail: "",
 };
 pub const K_ESCALATION: Rule = Rule {
     id: "NRK004",
@@ -143,6 +158,7 @@ pub const K_ESCALATION: Rule = Rule {
         "checkov CKV_K8S_20",
         "kube-linter privilege-escalation-container",
     ],
+    detail: "",
 };
 pub const K_CAPABILITIES: Rule = Rule {
     id: "NRK005",
@@ -151,6 +167,7 @@ pub const K_CAPABILITIES: Rule = Rule {
     title: "capabilities are not all dropped (drop: [ALL]), or one other than NET_BIND_SERVICE is added",
     fix: "set `capabilities: {drop: [ALL]}` and add back only NET_BIND_SERVICE if needed",
     peers: &["Trivy KSV003", "Trivy KSV022", "checkov CKV_K8S_37"],
+    detail: "",
 };
 pub const K_SECCOMP: Rule = Rule {
     id: "NRK006",
@@ -159,6 +176,7 @@ pub const K_SECCOMP: Rule = Rule {
     title: "no seccomp profile (RuntimeDefault or Localhost) for the container or its pod",
     fix: "set `seccompProfile: {type: RuntimeDefault}` in the pod's securityContext",
     peers: &["Trivy KSV030", "checkov CKV_K8S_31"],
+    detail: "",
 };
 pub const K_GID_ZERO: Rule = Rule {
     id: "NRK007",
@@ -167,6 +185,7 @@ pub const K_GID_ZERO: Rule = Rule {
     title: "runAsGroup, fsGroup or supplementalGroups is 0: the process gets root's group",
     fix: "use a non-zero group, unless the image follows OpenShift's group-0 pattern (chgrp 0, chmod g=u)",
     peers: &["Trivy KSV029"],
+    detail: "",
 };
 pub const K_NOT_AUDITED: Rule = Rule {
     id: "NRK008",
@@ -175,6 +194,7 @@ pub const K_NOT_AUDITED: Rule = Rule {
     title: "an object whose kind holds no pod template was not audited",
     fix: "nothing, if the kind runs no containers",
     peers: &[],
+    detail: "",
 };
 
 pub const R_ROOT_PROCESS: Rule = Rule {
@@ -184,6 +204,7 @@ pub const R_ROOT_PROCESS: Rule = Rule {
     title: "a process of a running container runs as uid 0",
     fix: "run the container with a non-root user (`--user 4242`, or a numeric USER in its image)",
     peers: &["Cnitch"],
+    detail: "",
 };
 pub const R_POD_ROOT: Rule = Rule {
     id: "NRR002",
@@ -192,6 +213,7 @@ pub const R_POD_ROOT: Rule = Rule {
     title: "a container of a running pod runs as uid 0",
     fix: "set `runAsNonRoot: true` and `runAsUser: 4242` in the pod's securityContext",
     peers: &["Trivy KSV012 (on manifests)"],
+    detail: "",
 };
 pub const R_UNKNOWN: Rule = Rule {
     id: "NRR003",
@@ -200,6 +222,7 @@ pub const R_UNKNOWN: Rule = Rule {
     title: "the uid of a running pod's container could not be read",
     fix: "set runAsUser and runAsNonRoot so the pod's spec says it; or allow pods/exec to the auditor",
     peers: &[],
+    detail: "",
 };
 
 pub const RULES: &[Rule] = &[
@@ -277,7 +300,7 @@ pub fn help_uri(id: &str) -> String {
 /// A rule's page, as `docs/rules/ID.md` holds it and SARIF's `help.markdown` carries it.
 pub fn page_markdown(r: &Rule) -> String {
     format!(
-        "# {id} {name}\n\n{severity}, on a {target}.\n\n## What is wrong\n\n{title}.\n\n## Fix\n\n{fix}.\n\n## Accepting a finding\n\nWith a reason, so that it is reported as suppressed and no longer fails the audit: {here}in `.nonroot-lab.yaml` (`ignore: [\"{id}: why\"]`, with `paths` for some files, images or containers only); or `--ignore {id}:why`.\n\n## The nearest rules of other tools\n\n{peers}.\n\nThis page is `nonroot-lab rules explain {id}`.\n",
+        "# {id} {name}\n\n{severity}, on a {target}.\n\n## What is wrong\n\n{title}.\n\n## Fix\n\n{fix}.\n\n{detail}## Accepting a finding\n\nWith a reason, so that it is reported as suppressed and no longer fails the audit: {here}in `.nonroot-lab.yaml` (`ignore: [\"{id}: why\"]`, with `paths` for some files, images or containers only); or `--ignore {id}:why`.\n\n## The nearest rules of other tools\n\n{peers}.\n\nThis page is `nonroot-lab rules explain {id}`.\n",
         id = r.id,
         name = r.name,
         severity = r.severity.name(),
@@ -285,6 +308,7 @@ pub fn page_markdown(r: &Rule) -> String {
         title = r.title,
         fix = r.fix,
         here = r.suppress_here().replace("ID", r.id),
+        detail = if r.detail.is_empty() { String::new() } else { format!("## How it decides\n\n{}\n\n", r.detail) },
         peers = r.peers_text(),
     )
 }

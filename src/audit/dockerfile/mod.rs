@@ -8,6 +8,7 @@ mod shell;
 pub mod words;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use super::rules::{
     D_BACK_TO_ROOT, D_GID_ZERO, D_NAMED_USER, D_NO_USER, D_OPENSHIFT_WRITABLE, D_ROOT_USER,
@@ -26,9 +27,16 @@ pub enum BaseUser {
     Unknown(String),
 }
 
-/// Tells the user a base image runs as; an engine-backed one inspects local images.
+/// Tells the user a base image runs as, and its setuid-root files; an engine-backed one
+/// inspects local images.
 pub trait BaseImages {
     fn user_of(&mut self, image: &str) -> BaseUser;
+
+    /// The image's setuid-root and setgid-root files (`(path, "setuid" | "setgid")`),
+    /// when they are known.
+    fn special_files(&mut self, _image: &str) -> Option<Vec<(String, &'static str)>> {
+        None
+    }
 }
 
 /// No engine: every base image's user is unknown.
@@ -46,6 +54,8 @@ pub struct Options {
     pub target: Option<String>,
     /// `--build-arg NAME=VALUE`.
     pub build_args: BTreeMap<String, String>,
+    /// The build context, where `ADD` finds local archives (the Dockerfile's folder).
+    pub context: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +76,21 @@ struct Stage {
     users: Vec<UserLine>,
     env: BTreeMap<String, String>,
     runs: Vec<(usize, String)>,
+    copies: Vec<CopyLine>,
+}
+
+/// A `COPY` or `ADD`, with what decides the mode its files get.
+#[derive(Debug, Clone)]
+struct CopyLine {
+    line: usize,
+    keyword: String,
+    /// `--from=`: a stage (by name or index) or an image.
+    from: Option<String>,
+    chmod: Option<String>,
+    chown: bool,
+    sources: Vec<String>,
+    dest: String,
+    written: String,
 }
 
 /// Audits one Dockerfile's bytes; `label` names it in findings.
@@ -103,7 +128,13 @@ pub fn audit(
                 )
             })?,
     };
-    Ok(findings(label, &stages, shipped, bases))
+    Ok(findings(
+        label,
+        &stages,
+        shipped,
+        bases,
+        options.context.as_deref(),
+    ))
 }
 
 /// The images the shipped stage is built on, for an engine to look up before `audit`
@@ -123,19 +154,42 @@ pub fn external_bases(bytes: &[u8], options: &Options) -> Vec<String> {
         .filter(|s| s.parent.is_none() && !s.base.eq_ignore_ascii_case("scratch"))
         .map(|s| s.base.clone())
         .collect();
-    bases.dedup();
+    // `COPY --from=IMAGE` names an image too (a stage's name or index is not one).
+    for (i, stage) in stages.iter().enumerate() {
+        for from in stage.copies.iter().filter_map(|c| c.from.as_ref()) {
+            let is_stage = from.parse::<usize>().is_ok_and(|n| n < i)
+                || stages[..i].iter().any(|s| {
+                    s.name
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(from))
+                });
+            if !is_stage {
+                bases.push(from.clone());
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    bases.retain(|b| seen.insert(b.clone()));
     bases
 }
 
-/// Base users looked up beforehand, e.g. by an async engine.
-pub struct KnownBases(pub std::collections::HashMap<String, BaseUser>);
+/// Base users and special files looked up beforehand, e.g. by an async engine.
+#[derive(Default)]
+pub struct KnownBases {
+    pub users: std::collections::HashMap<String, BaseUser>,
+    pub special: std::collections::HashMap<String, Vec<(String, &'static str)>>,
+}
 
 impl BaseImages for KnownBases {
     fn user_of(&mut self, image: &str) -> BaseUser {
-        self.0
+        self.users
             .get(image)
             .cloned()
             .unwrap_or_else(|| BaseUser::Unknown("not looked up".into()))
+    }
+
+    fn special_files(&mut self, image: &str) -> Option<Vec<(String, &'static str)>> {
+        self.special.get(image).cloned()
     }
 }
 
@@ -206,6 +260,7 @@ fn stages(
                     users: Vec::new(),
                     env,
                     runs: Vec::new(),
+                    copies: Vec::new(),
                 });
             }
             _ if stages.is_empty() => {
@@ -240,6 +295,42 @@ fn stages(
             "RUN" => {
                 let stage = stages.last_mut().expect("a stage exists");
                 stage.runs.push((ins.line, run_text(ins)));
+            }
+            "COPY" | "ADD" => {
+                let stage = stages.last_mut().expect("a stage exists");
+                let vars = merged(&args, &stage.env);
+                let flag = |name: &str| {
+                    ins.flags
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| words::expand(v, &vars, escape).0)
+                };
+                let mut operands = match &ins.args {
+                    Args::Exec(v) => v.clone(),
+                    Args::Shell(t) => {
+                        words::split_words(&words::expand(t, &vars, escape).0, escape)
+                    }
+                };
+                if operands.len() >= 2 {
+                    let dest = operands.pop().expect("two operands");
+                    stage.copies.push(CopyLine {
+                        line: ins.line,
+                        keyword: ins.keyword.clone(),
+                        from: flag("from"),
+                        chmod: flag("chmod"),
+                        chown: flag("chown").is_some(),
+                        sources: operands,
+                        dest,
+                        written: {
+                            let flags: String = ins
+                                .flags
+                                .iter()
+                                .map(|(n, v)| format!("--{n}={v} "))
+                                .collect();
+                            format!("{} {flags}{}", ins.keyword, text.trim())
+                        },
+                    });
+                }
             }
             _ => {}
         }
@@ -308,6 +399,7 @@ fn findings(
     stages: &[Stage],
     shipped: usize,
     bases: &mut dyn BaseImages,
+    context: Option<&Path>,
 ) -> Vec<Finding> {
     let chain = chain(stages, shipped);
     let mut out = Vec::new();
@@ -376,22 +468,38 @@ fn findings(
             }
         }
     }
-    for &s in &chain {
-        for (line, text) in &stages[s].runs {
-            if let Some(hit) = shell::setuid_change(text) {
-                let mut f = Finding::new(
-                    &D_SETUID,
-                    label,
-                    format!("`{}` sets the {} bit", hit.command, hit.bit),
-                )
-                .at(*line, 1);
-                if hit.bit == "setgid" {
-                    f.severity = Severity::Warning;
-                    f.message.push_str(" (harmless on a directory, where it only passes the group on; a setgid-root file gives root's group)");
-                }
-                out.push(f);
+    // One finding per instruction that brings special files: a base brings many.
+    let mut groups: Vec<Vec<Special>> = Vec::new();
+    for special in specials(stages, shipped, bases, context, 0) {
+        match groups.iter_mut().find(|g| g[0].line == special.line) {
+            Some(g) => g.push(special),
+            None => groups.push(vec![special]),
+        }
+    }
+    for group in groups {
+        let first = &group[0];
+        let mut message = first.how.clone();
+        let paths: Vec<&str> = group
+            .iter()
+            .map(|s| s.path.as_str())
+            .filter(|p| !p.is_empty())
+            .collect();
+        if !(paths.len() <= 1 && paths.iter().all(|p| message.contains(p))) {
+            let shown: Vec<&str> = paths.iter().take(5).copied().collect();
+            message.push_str(&format!(": {}", shown.join(", ")));
+            if paths.len() > 5 {
+                message.push_str(&format!(", and {} more", paths.len() - 5));
             }
         }
+        let mut f = Finding::new(&D_SETUID, label, message).at(first.line, 1);
+        if let Some(p) = paths.first() {
+            f = f.path(p.to_string());
+        }
+        if group.iter().all(|s| s.bit == "setgid") {
+            f.severity = Severity::Warning;
+            f.message.push_str(" (harmless on a directory, where it only passes the group on; a setgid-root file gives root's group)");
+        }
+        out.push(f);
     }
     if last.is_some_and(|u| User::parse(&u.value).is_numeric_non_root())
         && !prepared_for_group_zero(stages, &chain)
@@ -406,6 +514,237 @@ fn findings(
                 Finding::new(&D_OPENSHIFT_WRITABLE, label, format!("`{path}` is given to one uid: on OpenShift the process runs as an arbitrary uid in group 0 and cannot write it"))
                     .at(line, 1),
             );
+        }
+    }
+    out
+}
+
+/// A file with the setuid or setgid bit at the end of a stage, and the instruction that
+/// brought it there or gave it the bit.
+#[derive(Debug, Clone)]
+struct Special {
+    path: String,
+    bit: &'static str,
+    line: usize,
+    how: String,
+}
+
+/// The setuid and setgid files at the end of stage `at`, followed through every way one
+/// gets there, as the classic builder does it (measured on Docker 20.10, the only
+/// builder here; see docs/rules/NRD005.md): the base image's own files; `RUN chmod`
+/// and `install -m`; `COPY --from` a stage or an image, which keeps the bit (unless
+/// `--chown`, which clears it); `ADD` of a local tar archive, which keeps it (even with
+/// `--chown`); `--chmod` (BuildKit only). Files copied from the build context lose the
+/// bit in the classic builder and are not followed. A later `RUN` that clears the bits
+/// (`find ... -perm /6000 ... chmod a-s`, `chmod a-s FILE`, `rm FILE`) takes them away.
+fn specials(
+    stages: &[Stage],
+    at: usize,
+    bases: &mut dyn BaseImages,
+    context: Option<&Path>,
+    depth: usize,
+) -> Vec<Special> {
+    let chain = chain(stages, at);
+    let root = &stages[*chain.last().expect("non-empty")];
+    let mut files: Vec<Special> = Vec::new();
+    if depth > 8 {
+        return files;
+    }
+    if !root.base.eq_ignore_ascii_case("scratch") {
+        for (path, bit) in bases.special_files(&root.base).unwrap_or_default() {
+            files.push(Special {
+                how: format!(
+                    "the base image `{}` holds {bit}-root files and no RUN clears them",
+                    root.base
+                ),
+                path,
+                bit,
+                line: root.from_line,
+            });
+        }
+    }
+    enum Step<'a> {
+        Run(usize, &'a str),
+        Copy(&'a CopyLine),
+    }
+    let mut steps: Vec<(usize, Step)> = chain
+        .iter()
+        .flat_map(|&s| {
+            stages[s]
+                .runs
+                .iter()
+                .map(|(l, t)| (*l, Step::Run(*l, t.as_str())))
+                .chain(stages[s].copies.iter().map(|c| (c.line, Step::Copy(c))))
+        })
+        .collect();
+    steps.sort_by_key(|(l, _)| *l);
+    for (_, step) in steps {
+        match step {
+            Step::Run(line, text) => {
+                let cleared = shell::clears(text);
+                if cleared.all {
+                    files.clear();
+                }
+                files.retain(|f| !cleared.paths.iter().any(|p| covers(p, &f.path)));
+                for hit in shell::setuid_changes(text) {
+                    let paths = if hit.paths.is_empty() {
+                        vec![String::new()]
+                    } else {
+                        hit.paths.clone()
+                    };
+                    for path in paths {
+                        files.push(Special {
+                            path,
+                            bit: hit.bit,
+                            line,
+                            how: format!("`{}` sets the {} bit", hit.command, hit.bit),
+                        });
+                    }
+                }
+            }
+            Step::Copy(c) => {
+                if let Some(bit) = c.chmod.as_deref().and_then(shell::mode_sets) {
+                    files.push(Special {
+                        path: c.dest.clone(),
+                        bit,
+                        line: c.line,
+                        how: format!("`{}` gives {} the {bit} bit (--chmod: BuildKit; the classic builder refuses the flag)", c.written, c.dest),
+                    });
+                    continue;
+                }
+                let brought: Vec<Special> = match &c.from {
+                    // --chown clears the bits of what COPY --from brings (measured).
+                    Some(_) if c.chown => Vec::new(),
+                    Some(from) => {
+                        let stage = from
+                            .parse::<usize>()
+                            .ok()
+                            .filter(|i| *i < at)
+                            .or_else(|| {
+                                stages[..at].iter().position(|s| {
+                                    s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(from))
+                                })
+                            });
+                        let source: Vec<Special> = match stage {
+                            Some(i) => specials(stages, i, bases, context, depth + 1),
+                            None => bases
+                                .special_files(from)
+                                .unwrap_or_default()
+                                .into_iter()
+                                .map(|(path, bit)| Special { path, bit, line: 0, how: format!("the image `{from}`") })
+                                .collect(),
+                        };
+                        source
+                            .into_iter()
+                            .filter_map(|f| {
+                                let dest = copied_to(&c.sources, &c.dest, &f.path)?;
+                                Some(Special {
+                                    how: format!("`{}` brings {} (as {dest}) with the {} bit from {} (COPY --from keeps it)", c.written, f.path, f.bit, match stage {
+                                        Some(i) => format!("stage `{}`", stages[i].name.clone().unwrap_or_else(|| i.to_string())),
+                                        None => format!("the image `{from}`"),
+                                    }),
+                                    path: dest,
+                                    bit: f.bit,
+                                    line: c.line,
+                                })
+                            })
+                            .collect()
+                    }
+                    None if c.keyword == "ADD" => c
+                        .sources
+                        .iter()
+                        .filter_map(|src| Some((src, context?.join(src))))
+                        .flat_map(|(src, path)| {
+                            archive_specials(&path)
+                                .into_iter()
+                                .map(move |(inner, bit)| (src.clone(), inner, bit))
+                        })
+                        .map(|(src, inner, bit)| {
+                            let path = format!("{}/{}", c.dest.trim_end_matches('/'), inner.trim_start_matches("./").trim_start_matches('/'));
+                            Special {
+                                how: format!("`{}` unpacks {path} from {src} with the {bit} bit (ADD keeps an archive's modes, even with --chown)", c.written),
+                                path,
+                                bit,
+                                line: c.line,
+                            }
+                        })
+                        .collect(),
+                    // From the build context: the classic builder clears the bits.
+                    None => Vec::new(),
+                };
+                files.extend(brought);
+            }
+        }
+    }
+    files
+}
+
+/// Whether a path a RUN names (`rm -rf /opt/t`, `chmod a-s /usr/bin/su`) covers `path`.
+fn covers(named: &str, path: &str) -> bool {
+    let named = named.trim_end_matches('/');
+    !named.is_empty() && (path == named || path.starts_with(&format!("{named}/")))
+}
+
+/// Where `COPY SOURCES DEST` puts the file at `path` of its source, if it copies it.
+fn copied_to(sources: &[String], dest: &str, path: &str) -> Option<String> {
+    let base = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+    let into = |name: &str| format!("{}/{name}", dest.trim_end_matches('/'));
+    let many = sources.len() > 1 || dest.ends_with('/');
+    for src in sources {
+        let src = src.trim_end_matches('/');
+        if src.contains(['*', '?']) {
+            if crate::audit::suppress::glob_match(src, path) {
+                return Some(into(&base(path)));
+            }
+        } else if path == src {
+            return Some(if many {
+                into(&base(path))
+            } else {
+                dest.to_string()
+            });
+        } else if let Some(rest) = path.strip_prefix(&format!("{src}/")) {
+            return Some(into(rest));
+        } else if src.is_empty() || src == "/" {
+            return Some(into(path.trim_start_matches('/')));
+        }
+    }
+    None
+}
+
+/// The setuid-root and setgid-root entries of a local tar archive that ADD unpacks
+/// (plain or gzip); nothing when it is not one or cannot be read.
+fn archive_specials(path: &Path) -> Vec<(String, &'static str)> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let mut reader = std::io::BufReader::new(file);
+    let gz = std::io::BufRead::fill_buf(&mut reader).is_ok_and(|h| h.starts_with(&[0x1f, 0x8b]));
+    let read: Box<dyn std::io::Read> = match gz {
+        true => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+        false => Box::new(reader),
+    };
+    let mut out = Vec::new();
+    let mut archive = tar::Archive::new(read);
+    let Ok(entries) = archive.entries() else {
+        return out;
+    };
+    for entry in entries.take(1_000_000) {
+        let Ok(entry) = entry else { break };
+        let h = entry.header();
+        let (Ok(mode), Ok(uid), Ok(gid)) = (h.mode(), h.uid(), h.gid()) else {
+            continue;
+        };
+        if !h.entry_type().is_file() {
+            continue;
+        }
+        let name = entry
+            .path()
+            .map(|p| p.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if mode & 0o4000 != 0 && uid == 0 {
+            out.push((name, "setuid"));
+        } else if mode & 0o2000 != 0 && gid == 0 {
+            out.push((name, "setgid"));
         }
     }
     out

@@ -8,6 +8,8 @@ pub struct Hit {
     pub command: String,
     /// `setuid` or `setgid`.
     pub bit: &'static str,
+    /// The files it names (chmod's operands, install's destination).
+    pub paths: Vec<String>,
 }
 
 /// The simple commands of a shell text, each as its words (quotes removed).
@@ -34,8 +36,9 @@ fn base_name(word: &str) -> &str {
     word.rsplit('/').next().unwrap_or(word)
 }
 
-/// Which special bit a chmod mode sets, if any: setuid wins when both are set.
-fn mode_sets(mode: &str) -> Option<&'static str> {
+/// Which special bit a chmod mode (`4755`, `u+s`, `--chmod=`'s) sets, if any: setuid
+/// wins when both are set.
+pub fn mode_sets(mode: &str) -> Option<&'static str> {
     if !mode.is_empty() && mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
         if mode.len() < 4 {
             return None;
@@ -82,26 +85,116 @@ fn mode_sets(mode: &str) -> Option<&'static str> {
 }
 
 /// The first `chmod` or `install -m` that sets the setuid or setgid bit.
+#[cfg(test)]
 pub fn setuid_change(text: &str) -> Option<Hit> {
+    setuid_changes(text).into_iter().next()
+}
+
+/// Every `chmod` or `install -m` that sets the setuid or setgid bit, in order.
+pub fn setuid_changes(text: &str) -> Vec<Hit> {
+    let mut hits = Vec::new();
     for words in commands(text) {
         for (i, w) in words.iter().enumerate() {
-            let bit = match base_name(w) {
-                "chmod" => words[i + 1..]
-                    .iter()
-                    .find(|a| !a.starts_with('-') || mode_sets(a).is_some())
-                    .and_then(|m| mode_sets(m)),
-                "install" => install_mode(&words[i + 1..]).and_then(mode_sets),
-                _ => None,
+            let args = &words[i + 1..];
+            let (bit, paths) = match base_name(w) {
+                "chmod" => {
+                    let mode = args
+                        .iter()
+                        .position(|a| !a.starts_with('-') || mode_sets(a).is_some());
+                    match mode {
+                        Some(m) => (
+                            mode_sets(&args[m]),
+                            args[m + 1..]
+                                .iter()
+                                .filter(|a| !a.starts_with('-'))
+                                .cloned()
+                                .collect(),
+                        ),
+                        None => (None, Vec::new()),
+                    }
+                }
+                "install" => (
+                    install_mode(args).and_then(mode_sets),
+                    args.last().cloned().into_iter().collect(),
+                ),
+                _ => (None, Vec::new()),
             };
             if let Some(bit) = bit {
-                return Some(Hit {
+                hits.push(Hit {
                     command: words[i..].join(" "),
                     bit,
+                    paths,
                 });
             }
         }
     }
-    None
+    hits
+}
+
+/// What a `RUN` takes away: every special bit (`find ... -perm /6000 ... chmod a-s`), or
+/// the bits of the files it names (`chmod a-s F`, `chmod 0755 F`, `rm F`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Cleared {
+    pub all: bool,
+    pub paths: Vec<String>,
+}
+
+pub fn clears(text: &str) -> Cleared {
+    let mut out = Cleared::default();
+    // `find ... -exec chmod a-s {} +` is split at `+`-less words only; look at the text.
+    let finds_special = text.contains("find ")
+        && text.contains("-perm")
+        && [
+            "/6000", "-6000", "/4000", "-4000", "-u+s", "/u+s", "/u=s", "/2000", "-2000", "+6000",
+            "+4000",
+        ]
+        .iter()
+        .any(|p| text.contains(p));
+    for words in commands(text) {
+        for (i, w) in words.iter().enumerate() {
+            let args: Vec<&String> = words[i + 1..]
+                .iter()
+                .filter(|a| !a.starts_with('-') || mode_clears(a))
+                .collect();
+            match base_name(w) {
+                "chmod" => {
+                    if let Some((mode, files)) = args.split_first() {
+                        if mode_clears(mode) {
+                            // Run by `find` over every special file, or on named files.
+                            out.all |= finds_special;
+                            out.paths.extend(
+                                files
+                                    .iter()
+                                    .filter(|f| f.as_str() != "{}")
+                                    .map(|f| f.to_string()),
+                            );
+                        }
+                    }
+                }
+                "rm" => out.paths.extend(args.iter().map(|a| a.to_string())),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Whether a chmod mode takes the special bits away: `a-s`, `u-s`, `-s`, `ug-s`, or an
+/// octal mode without them (`755`, `0755`), which clears them on files.
+fn mode_clears(mode: &str) -> bool {
+    if !mode.is_empty() && mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return mode.len() >= 3 && mode_sets(mode).is_none();
+    }
+    mode.split(',').any(|clause| {
+        let who_end = clause
+            .find(|c: char| !matches!(c, 'u' | 'g' | 'o' | 'a'))
+            .unwrap_or(clause.len());
+        let who = &clause[..who_end];
+        let ops = &clause[who_end..];
+        ops.starts_with('-')
+            && ops.contains('s')
+            && (who.is_empty() || who.contains('u') || who.contains('a'))
+    })
 }
 
 fn install_mode(args: &[String]) -> Option<&str> {
@@ -217,6 +310,27 @@ mod tests {
         assert!(setuid_change("find / -perm /6000 -type f -exec chmod a-s {} +").is_none());
         assert!(setuid_change("echo chmod").is_none());
         assert!(setuid_change("chmod 1777 /var/run").is_none());
+    }
+
+    #[test]
+    fn what_a_run_clears() {
+        assert!(clears("find / -xdev -perm /6000 -type f -exec chmod a-s {} +").all);
+        assert!(clears("find / -perm -4000 -exec chmod u-s {} \\;").all);
+        assert!(!clears("find / -name x -exec chmod a-s {} +").all);
+        assert_eq!(
+            clears("chmod a-s /usr/bin/su /usr/bin/mount").paths,
+            vec!["/usr/bin/su", "/usr/bin/mount"]
+        );
+        assert_eq!(clears("chmod 0755 /x && rm -f /y").paths, vec!["/x", "/y"]);
+        assert!(clears("chmod 4755 /x").paths.is_empty());
+        assert_eq!(
+            setuid_change("chmod -R u+s /a /b").unwrap().paths,
+            vec!["/a", "/b"]
+        );
+        assert_eq!(
+            setuid_change("install -m 4755 a /usr/bin/a").unwrap().paths,
+            vec!["/usr/bin/a"]
+        );
     }
 
     #[test]
