@@ -43,16 +43,8 @@ pub fn explain(id: &str) -> anyhow::Result<u8> {
         ));
         return Ok(2);
     };
-    let peers = r.peers_text();
-    console::out(&format!(
-        "{id} {name} ({severity}, on a {target})\n\nWhat is wrong: {title}\nFix: {fix}\nThe nearest rules of other tools: {peers}\n",
-        id = r.id,
-        name = r.name,
-        severity = r.severity.name(),
-        target = r.target(),
-        title = r.title,
-        fix = r.fix,
-    ));
+    // The same page as docs/rules/ID.md and SARIF's help.
+    console::out(&crate::audit::rules::page_markdown(r));
     Ok(0)
 }
 

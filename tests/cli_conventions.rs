@@ -19,11 +19,14 @@ fn rules_are_listed_and_each_is_explained() {
         let out = run(&["rules", "explain", &id.to_lowercase()]);
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(0), "{id}: {stderr}");
-        assert!(stdout.starts_with(id), "{stdout}");
+        assert!(stdout.starts_with(&format!("# {id} ")), "{stdout}");
         assert!(
-            stdout.contains(&format!("Fix: {}", r["fix"].as_str().unwrap())),
+            stdout.contains(&format!("## Fix\n\n{}.", r["fix"].as_str().unwrap())),
             "{stdout}"
         );
+        // The page in the repository is this page.
+        let page = std::fs::read_to_string(repo().join(format!("docs/rules/{id}.md"))).unwrap();
+        assert_eq!(stdout, page);
     }
     let out = run(&["rules", "list"]);
     let (stdout, _) = text(&out);

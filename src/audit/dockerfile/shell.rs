@@ -36,6 +36,17 @@ fn base_name(word: &str) -> &str {
     word.rsplit('/').next().unwrap_or(word)
 }
 
+/// A symbolic chmod mode's clauses (`u+s,go=rx`), each as who (`u`, `go`, or empty for
+/// all) and its operations (`+s`, `=rx`).
+fn clauses(mode: &str) -> impl Iterator<Item = (&str, &str)> {
+    mode.split(',').map(|clause| {
+        let who_end = clause
+            .find(|c: char| !matches!(c, 'u' | 'g' | 'o' | 'a'))
+            .unwrap_or(clause.len());
+        clause.split_at(who_end)
+    })
+}
+
 /// Which special bit a chmod mode (`4755`, `u+s`, `--chmod=`'s) sets, if any: setuid
 /// wins when both are set.
 pub fn mode_sets(mode: &str) -> Option<&'static str> {
@@ -51,12 +62,7 @@ pub fn mode_sets(mode: &str) -> Option<&'static str> {
         };
     }
     let mut found = None;
-    for clause in mode.split(',') {
-        let who_end = clause
-            .find(|c: char| !matches!(c, 'u' | 'g' | 'o' | 'a'))
-            .unwrap_or(clause.len());
-        let who = &clause[..who_end];
-        let mut ops = &clause[who_end..];
+    for (who, mut ops) in clauses(mode) {
         if ops.is_empty() {
             return None;
         }
@@ -185,12 +191,7 @@ fn mode_clears(mode: &str) -> bool {
     if !mode.is_empty() && mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
         return mode.len() >= 3 && mode_sets(mode).is_none();
     }
-    mode.split(',').any(|clause| {
-        let who_end = clause
-            .find(|c: char| !matches!(c, 'u' | 'g' | 'o' | 'a'))
-            .unwrap_or(clause.len());
-        let who = &clause[..who_end];
-        let ops = &clause[who_end..];
+    clauses(mode).any(|(who, ops)| {
         ops.starts_with('-')
             && ops.contains('s')
             && (who.is_empty() || who.contains('u') || who.contains('a'))
@@ -259,12 +260,7 @@ fn mode_gives_group_write(mode: &str) -> bool {
         let group = mode.as_bytes()[mode.len() - 2] - b'0';
         return group & 2 != 0;
     }
-    mode.split(',').any(|clause| {
-        let who_end = clause
-            .find(|c: char| !matches!(c, 'u' | 'g' | 'o' | 'a'))
-            .unwrap_or(clause.len());
-        let who = &clause[..who_end];
-        let ops = &clause[who_end..];
+    clauses(mode).any(|(who, ops)| {
         (who.contains('g') || who.contains('a'))
             && (ops.starts_with("=u") || (ops.starts_with(['+', '=']) && ops.contains('w')))
     })
