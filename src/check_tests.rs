@@ -181,6 +181,7 @@ fn setuid_root_files_count_only_roots() {
         mode,
         uid,
         gid: 0,
+        layer: 0,
     };
     let mut o = Outcome {
         special_files: Some(vec![

@@ -5,12 +5,19 @@ use serde::Serialize;
 
 pub use crate::layers::ImageFiles;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SpecialFile {
     pub path: String,
     pub mode: u32,
     pub uid: u64,
     pub gid: u64,
+    /// The layer that put it there, 1 for the lowest; 0 when not known.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub layer: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl SpecialFile {

@@ -104,6 +104,7 @@ pub(crate) fn scan_layer(reader: impl Read) -> std::io::Result<Layer> {
                 mode,
                 uid: header.uid()?,
                 gid: header.gid()?,
+                layer: 0,
             });
         }
         if path == "/etc/passwd" && kind.is_file() && header.size()? <= PASSWD_LIMIT {
@@ -152,6 +153,7 @@ fn walk_dir(root: &Path, rel: &str, layer: &mut Layer) -> std::io::Result<()> {
                 mode: meta.mode() & 0o7777,
                 uid: u64::from(meta.uid()),
                 gid: u64::from(meta.gid()),
+                layer: 0,
             });
         }
         if path == "/etc/passwd" && kind.is_file() && meta.len() <= PASSWD_LIMIT {
@@ -201,7 +203,7 @@ pub(crate) fn stack_named(
 ) -> std::io::Result<ImageFiles> {
     let mut special: BTreeMap<String, SpecialFile> = BTreeMap::new();
     let mut passwd: Option<String> = None;
-    for name in order {
+    for (index, name) in order.iter().enumerate() {
         let layer = layers.get(name).ok_or_else(|| {
             invalid(&format!(
                 "the layer {name} is named in the manifest but not in the archive"
@@ -221,7 +223,9 @@ pub(crate) fn stack_named(
         }
         special.retain(|p, _| !layer.paths.contains(p));
         for f in &layer.special {
-            special.insert(f.path.clone(), f.clone());
+            let mut f = f.clone();
+            f.layer = index + 1;
+            special.insert(f.path.clone(), f);
         }
         if layer.passwd.is_some() {
             passwd = layer.passwd.clone();

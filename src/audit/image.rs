@@ -55,11 +55,15 @@ pub fn findings(facts: &ImageFacts) -> Vec<Finding> {
                 &I_SETUID_ROOT,
                 target,
                 format!(
-                    "{} is {bit} (mode {:04o}, owner {}:{})",
+                    "{} is {bit} (mode {:04o}, owner {}:{}{})",
                     f.path,
                     f.mode & 0o7777,
                     f.uid,
-                    f.gid
+                    f.gid,
+                    match (f.layer, facts.files.layers) {
+                        (0, _) => String::new(),
+                        (n, of) => format!(", from layer {n} of {of}"),
+                    }
                 ),
             )
             .path(f.path.clone()),
@@ -122,24 +126,28 @@ mod tests {
                 mode: 0o104755,
                 uid: 0,
                 gid: 0,
+                layer: 0,
             },
             SpecialFile {
                 path: "/usr/bin/wall".into(),
                 mode: 0o2755,
                 uid: 0,
                 gid: 5,
+                layer: 0,
             },
             SpecialFile {
                 path: "/opt/mine".into(),
                 mode: 0o4755,
                 uid: 1000,
                 gid: 1000,
+                layer: 0,
             },
             SpecialFile {
                 path: "/usr/bin/chage".into(),
                 mode: 0o2755,
                 uid: 0,
                 gid: 0,
+                layer: 0,
             },
         ];
         let f = findings(&facts("4242", None, special));
