@@ -110,15 +110,7 @@ pub async fn base_users(engine: Option<&dyn Engine>, bases: Vec<String>) -> Know
                     .files
                     .special
                     .iter()
-                    .filter(|f| f.is_root_escalation())
-                    .map(|f| {
-                        let bit = if f.mode & 0o4000 != 0 && f.uid == 0 {
-                            "setuid"
-                        } else {
-                            "setgid"
-                        };
-                        (f.path.clone(), bit)
-                    })
+                    .filter_map(|f| Some((f.path.clone(), f.root_bit()?)))
                     .collect();
                 known.special.insert(base.clone(), special);
             }

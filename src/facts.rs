@@ -23,7 +23,18 @@ fn is_zero(n: &usize) -> bool {
 impl SpecialFile {
     /// Setuid and owned by root, or setgid and owned by group root: what CBPP-0002 forbids.
     pub fn is_root_escalation(&self) -> bool {
-        (self.mode & 0o4000 != 0 && self.uid == 0) || (self.mode & 0o2000 != 0 && self.gid == 0)
+        self.root_bit().is_some()
+    }
+
+    /// `setuid` when it runs as root's uid, else `setgid` when as root's group.
+    pub fn root_bit(&self) -> Option<&'static str> {
+        if self.mode & 0o4000 != 0 && self.uid == 0 {
+            Some("setuid")
+        } else if self.mode & 0o2000 != 0 && self.gid == 0 {
+            Some("setgid")
+        } else {
+            None
+        }
     }
 }
 

@@ -23,7 +23,7 @@ pub struct ImageFiles {
 /// What one layer adds, deletes and hides.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Layer {
-    special: Vec<SpecialFile>,
+    pub(crate) special: Vec<SpecialFile>,
     /// Every path the layer writes: it hides the same path in the layers below.
     paths: HashSet<String>,
     whiteouts: Vec<String>,

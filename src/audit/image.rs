@@ -39,23 +39,18 @@ pub fn findings(facts: &ImageFacts) -> Vec<Finding> {
             ),
         }
     }
-    for f in facts
+    for (f, bit) in facts
         .files
         .special
         .iter()
-        .filter(|f| f.is_root_escalation())
+        .filter_map(|f| Some((f, f.root_bit()?)))
     {
-        let bit = if f.mode & 0o4000 != 0 && f.uid == 0 {
-            "setuid-root"
-        } else {
-            "setgid-root"
-        };
         out.push(
             Finding::new(
                 &I_SETUID_ROOT,
                 target,
                 format!(
-                    "{} is {bit} (mode {:04o}, owner {}:{}{})",
+                    "{} is {bit}-root (mode {:04o}, owner {}:{}{})",
                     f.path,
                     f.mode & 0o7777,
                     f.uid,

@@ -712,42 +712,27 @@ fn copied_to(sources: &[String], dest: &str, path: &str) -> Option<String> {
 }
 
 /// The setuid-root and setgid-root entries of a local tar archive that ADD unpacks
-/// (plain or gzip); nothing when it is not one or cannot be read.
+/// (plain or gzip), read as an image layer is; nothing when it is not one or cannot be
+/// read.
 fn archive_specials(path: &Path) -> Vec<(String, &'static str)> {
     let Ok(file) = std::fs::File::open(path) else {
         return Vec::new();
     };
     let mut reader = std::io::BufReader::new(file);
     let gz = std::io::BufRead::fill_buf(&mut reader).is_ok_and(|h| h.starts_with(&[0x1f, 0x8b]));
-    let read: Box<dyn std::io::Read> = match gz {
-        true => Box::new(flate2::read::MultiGzDecoder::new(reader)),
-        false => Box::new(reader),
+    let layer = match gz {
+        true => crate::layers::scan_layer(flate2::read::MultiGzDecoder::new(reader)),
+        false => crate::layers::scan_layer(reader),
     };
-    let mut out = Vec::new();
-    let mut archive = tar::Archive::new(read);
-    let Ok(entries) = archive.entries() else {
-        return out;
-    };
-    for entry in entries.take(1_000_000) {
-        let Ok(entry) = entry else { break };
-        let h = entry.header();
-        let (Ok(mode), Ok(uid), Ok(gid)) = (h.mode(), h.uid(), h.gid()) else {
-            continue;
-        };
-        if !h.entry_type().is_file() {
-            continue;
-        }
-        let name = entry
-            .path()
-            .map(|p| p.to_string_lossy().to_string())
-            .unwrap_or_default();
-        if mode & 0o4000 != 0 && uid == 0 {
-            out.push((name, "setuid"));
-        } else if mode & 0o2000 != 0 && gid == 0 {
-            out.push((name, "setgid"));
-        }
-    }
-    out
+    layer
+        .map(|l| l.special)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|f| {
+            let bit = f.root_bit()?;
+            Some((f.path, bit))
+        })
+        .collect()
 }
 
 /// `USER x` as written, with what it expands to when that differs.
