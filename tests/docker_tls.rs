@@ -210,4 +210,6 @@ fn a_missing_tls_file_and_an_ssh_context_are_named() {
         "{out}"
     );
     assert!(out.contains("ssh -nNT -L"), "{out}");
+    // A configuration to change, not an engine to start.
+    assert!(!out.contains("Start Docker"), "{out}");
 }

@@ -28,6 +28,10 @@ pub enum EngineError {
     /// no kubeconfig, an unknown `--context`): the message names it and the fix.
     #[error("{reason}")]
     KubeConfig { reason: String },
+    /// The Docker endpoint as configured cannot be used (a context's missing TLS file,
+    /// an ssh:// host): the message names where it was found and the fix.
+    #[error("{reason}")]
+    DockerConfig { reason: String },
     #[error("no Kubernetes cluster is configured (no --kubeconfig, KUBECONFIG or ~/.kube/config, not in a cluster): start one (minikube start, kind create cluster) or point KUBECONFIG at one")]
     NoCluster,
     #[error("forbidden: {what}. {fix}")]

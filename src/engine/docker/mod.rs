@@ -85,7 +85,10 @@ impl DockerEngine {
             false => EngineError::unreachable(&endpoint.host, reason),
         };
         if let Some(problem) = &endpoint.problem {
-            return Err(unreachable(problem.clone()));
+            // Not an engine that does not answer: one that cannot be asked as configured.
+            return Err(EngineError::DockerConfig {
+                reason: problem.clone(),
+            });
         }
         let docker = match &endpoint.tls {
             Some(tls) => Docker::connect_with_ssl(
