@@ -365,6 +365,7 @@ async fn audit_running(docker: bool, kube: bool, no_exec: bool, options: &KubeOp
     let wants = Wants {
         docker: want(docker),
         userns: false,
+        rootless: false,
         kube: want(kube),
         sweep_stale: false,
         namespace: false,
@@ -385,10 +386,11 @@ async fn audit_running(docker: bool, kube: bool, no_exec: bool, options: &KubeOp
                         "Docker engine: {} running containers read",
                         containers.len()
                     ));
-                    if engine.facts().await.is_ok_and(|f| f.userns_remap) {
-                        report.notes.push(
-                            "the engine remaps user namespaces: uids are the host's, so root in a container shows as its mapped uid and is not reported".into(),
-                        );
+                    if !engine.profile.kind.root_is_host_root() {
+                        report.notes.push(format!(
+                            "the engine is {}: each uid was read as the container has it, not as the host numbers it",
+                            engine.profile.kind_title
+                        ));
                     }
                     report.audited.extend(containers.iter().map(|c| c.target()));
                     report

@@ -3,11 +3,14 @@
 
 use crate::audit::dockerfile::{self, BaseUser, KnownBases};
 use crate::audit::{manifest, output, Report, Severity};
-use crate::engine::{AuditRequest, Engine, EngineError, Outcome, OutputSink, Stream};
+use crate::engine::{
+    AuditRequest, Engine, EngineError, Outcome, OutputSink, Request, Scope, Stream,
+};
 
 pub async fn perform(
     request: &AuditRequest,
     engine: Option<&dyn Engine>,
+    scope: &Scope,
     out: &OutputSink,
 ) -> Result<Outcome, EngineError> {
     let missing = |what: &str| Outcome {
@@ -44,6 +47,36 @@ pub async fn perform(
             (
                 label.clone(),
                 manifest::audit(label, bytes).map(|f| f.findings),
+            )
+        }
+        AuditRequest::Running { spec } => {
+            let Some(engine) = engine else {
+                return Err(EngineError::Refused {
+                    what: format!("auditing a running `{}`", spec.image),
+                    message: "no Docker engine to run it on".into(),
+                });
+            };
+            // Started, read while it runs, and removed, by the engine's `serve`.
+            let served = engine
+                .perform(&Request::Serve((**spec).clone()), scope, out)
+                .await?;
+            let Some(processes) = served.processes else {
+                return Ok(Outcome {
+                    notes: served.notes,
+                    ..Default::default()
+                });
+            };
+            let container = crate::facts::RunningContainer {
+                id: String::new(),
+                name: "the step's container".into(),
+                image: spec.image.clone(),
+                processes,
+                unreadable: None,
+                kubelet: None,
+            };
+            (
+                container.target(),
+                Ok(crate::audit::running::docker_findings(&[container])),
             )
         }
         AuditRequest::Image { image } => {

@@ -34,6 +34,10 @@ pub fn on_engine(command: String, engine: crate::lesson::model::EngineChoice) ->
             "(export DOCKER_HOST=\"${}\"; {command})",
             crate::engine::docker::connect::USERNS_HOST
         ),
+        crate::lesson::model::EngineChoice::Rootless => format!(
+            "(export DOCKER_HOST=\"${}\"; {command})",
+            crate::engine::docker::connect::ROOTLESS_HOST
+        ),
     }
 }
 
@@ -196,6 +200,24 @@ pub fn docker_equivalent(request: &Request) -> String {
                 "image".into(),
                 image.clone(),
             ]),
+            crate::engine::AuditRequest::Running { spec } => {
+                let mut words: Vec<String> = vec![
+                    "docker".into(),
+                    "run".into(),
+                    "-d".into(),
+                    "--name".into(),
+                    "lab-running".into(),
+                ];
+                if let Some(u) = &spec.user {
+                    words.extend(["--user".into(), u.clone()]);
+                }
+                words.push(spec.image.clone());
+                words.extend(spec.cmd.iter().cloned());
+                format!(
+                    "{} && nonroot-lab audit running; docker rm -f lab-running",
+                    join(&words)
+                )
+            }
         },
         Request::InspectPod { name } => format!(
             "kubectl get pod {n} -o wide && kubectl logs {n}",

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::engine::docker::DockerEngine;
+use crate::engine::kind::EngineKind;
 use crate::engine::kube::KubeOptions;
 use crate::engine::kubeconfig::Source;
 use crate::engine::{Engine, Request, Scope};
@@ -29,6 +30,10 @@ pub struct Finding {
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+    /// The measured value itself, for scripts (`doctor --format json`): the engine's
+    /// kind, its uid map, the port floor, its cgroups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
 }
 
 fn finding(check: &str, level: Level, detail: String, fix: Option<String>) -> Finding {
@@ -37,7 +42,148 @@ fn finding(check: &str, level: Level, detail: String, fix: Option<String>) -> Fi
         level,
         detail,
         fix,
+        value: None,
     }
+}
+
+impl Finding {
+    fn with_value(mut self, value: serde_json::Value) -> Finding {
+        self.value = Some(value);
+        self
+    }
+}
+
+/// The engine, its kind and how the lab told it, its cgroups and its network.
+fn engine_kind(docker: &DockerEngine) -> Vec<Finding> {
+    let f = docker.facts();
+    let p = &f.profile;
+    let mut out = vec![finding(
+        "docker engine",
+        Level::Ok,
+        format!(
+            "{} {} at {} (found by {}), API {} (talking {}), storage {}",
+            p.product,
+            p.version,
+            f.host,
+            f.found_by,
+            p.api_version,
+            f.negotiated_api,
+            p.storage_driver
+        ),
+        None,
+    )];
+    let fix = match p.kind {
+        EngineKind::RootfulDocker => Some(
+            "lesson 09 compares it with a rootless engine: dockerd-rootless-setuptool.sh install (rootless Docker) or systemctl --user enable --now podman.socket (Podman), then export NONROOT_LAB_ROOTLESS_HOST=unix://$XDG_RUNTIME_DIR/docker.sock (or .../podman/podman.sock)".to_string(),
+        ),
+        _ => None,
+    };
+    out.push(
+        finding(
+            "engine kind",
+            Level::Info,
+            format!(
+                "{}: {} (told by {})",
+                p.kind_title,
+                p.kind.root_means(),
+                p.told_by
+            ),
+            fix,
+        )
+        .with_value(serde_json::json!(p.kind.id())),
+    );
+    let (level, detail) = if p.has_cgroups() {
+        (
+            Level::Info,
+            format!(
+                "v{} with the {} driver: limits such as --memory apply",
+                p.cgroup_version, p.cgroup_driver
+            ),
+        )
+    } else {
+        (
+            Level::Info,
+            format!(
+                "none (cgroup v{}, {}): this engine applies no cgroup limit (--memory, --pids-limit), and `docker top` does not work here; the lab reads processes from each container's own /proc",
+                p.cgroup_version, p.kind_title
+            ),
+        )
+    };
+    out.push(
+        finding("cgroups", level, detail, None).with_value(serde_json::json!({
+            "version": p.cgroup_version,
+            "driver": p.cgroup_driver,
+            "limits": p.has_cgroups(),
+        })),
+    );
+    if !p.bridge_network {
+        out.push(finding(
+            "published ports",
+            Level::Warn,
+            "this engine has no bridge network, so no port can be published: the steps that serve over HTTP are skipped on it".to_string(),
+            Some("docker network ls   # a default engine has `bridge`; an engine started with --bridge=none has not".into()),
+        ));
+    }
+    out
+}
+
+/// How the engine's containers map uids to the host's: from its API, or read in a
+/// container.
+async fn id_maps(
+    docker: &DockerEngine,
+    images: &ImageMap,
+    run_id: &str,
+    missing: &[String],
+) -> Finding {
+    let name = "uid map";
+    let from_api = docker.profile.id_maps.is_some();
+    let image = images
+        .resolve("debian")
+        .or_else(|| images.resolve("ubuntu"));
+    let maps = match image {
+        _ if from_api => docker.profile.id_maps.clone(),
+        Some(image) if !missing.iter().any(|m| m == image) => {
+            let scope = Scope {
+                run_id: run_id.to_string(),
+                lesson: "doctor".into(),
+                step: "uid-map".into(),
+            };
+            docker.id_maps(image, &scope).await
+        }
+        _ => None,
+    };
+    let Some(maps) = maps else {
+        return finding(
+            name,
+            Level::Warn,
+            "not read: no `debian` or `ubuntu` image on the engine to read it in".into(),
+            None,
+        );
+    };
+    let how = match (from_api, docker.profile.kind) {
+        (true, EngineKind::RootfulDocker) => "no remapping, as Docker's /info says",
+        (true, _) => "from the engine's own API",
+        (false, _) => "read in a container's /proc/self/uid_map",
+    };
+    let uid = &maps.uid;
+    let meaning = if uid.is_identity() {
+        "every uid in a container is the same uid on the host".to_string()
+    } else {
+        let host = |c: u32| uid.to_host(c).map_or("none".to_string(), |h| h.to_string());
+        format!(
+            "root in a container is host uid {}, uid 4242 is host uid {}; only {} uids exist in its containers, so a uid such as OpenShift's 1000870000 cannot run there",
+            host(0),
+            host(4242),
+            uid.size()
+        )
+    };
+    finding(
+        name,
+        Level::Info,
+        format!("{} ({how}): {meaning}", uid.line()),
+        None,
+    )
+    .with_value(serde_json::json!({"uid": maps.uid, "gid": maps.gid}))
 }
 
 /// What the session's engines say, once it has connected (`Session::connected`).
@@ -61,48 +207,7 @@ pub async fn run(images: &ImageMap, session: &Session) -> Vec<Finding> {
             return out;
         }
     };
-    match docker.facts().await {
-        Ok(f) => {
-            out.push(finding(
-                "docker engine",
-                Level::Ok,
-                format!(
-                    "Docker {} at {} (found by {}), API {} (talking {}), storage {}, cgroup v{}",
-                    f.version,
-                    f.host,
-                    f.found_by,
-                    f.api_version,
-                    f.negotiated_api,
-                    f.storage_driver,
-                    f.cgroup_version
-                ),
-                None,
-            ));
-            out.push(finding(
-                "rootless engine",
-                Level::Info,
-                if f.rootless {
-                    "on: the engine itself runs as a normal user, so root in a container is that user on the host".into()
-                } else {
-                    "off: the engine runs as root; root in a container is root on the host, minus capabilities".into()
-                },
-                None,
-            ));
-            out.push(finding(
-                "user-namespace remapping",
-                Level::Info,
-                if f.userns_remap {
-                    "on: uid 0 in containers maps to an unprivileged uid on the host".into()
-                } else {
-                    "off: uid 0 in a container is uid 0 on the host (lesson 07 explains the remap)".into()
-                },
-                (!f.userns_remap).then(|| {
-                    "to turn it on: add {\"userns-remap\": \"default\"} to /etc/docker/daemon.json, then sudo systemctl restart docker".into()
-                }),
-            ));
-        }
-        Err(e) => out.push(finding("docker engine", Level::Fail, e.to_string(), None)),
-    }
+    out.extend(engine_kind(&docker));
     let mut missing = Vec::new();
     for (name, reference) in images.iter() {
         match docker.image_present(reference).await {
@@ -130,7 +235,9 @@ pub async fn run(images: &ImageMap, session: &Session) -> Vec<Finding> {
         }
     }
     out.push(port_floor(&docker, images, run_id, &missing).await);
+    out.push(id_maps(&docker, images, run_id, &missing).await);
     out.push(userns_engine(session).await);
+    out.push(rootless_engine(session, &docker));
     out.extend(kubernetes(session, images).await);
     out
 }
@@ -152,21 +259,71 @@ async fn userns_engine(session: &Session) -> Finding {
             format!("{var} names an engine that does not answer: {e}"),
             Some(format!("start that engine, or unset {var} to skip its steps")),
         ),
-        Some(Ok(engine)) => match engine.facts().await {
-            Ok(f) if f.userns_remap => finding(
-                check,
-                Level::Ok,
-                format!("Docker {} at {} with user-namespace remapping: lesson 07 runs its steps side by side on both engines", f.version, f.host),
-                None,
+        Some(Ok(engine)) => {
+            let f = engine.facts();
+            match f.profile.kind {
+                EngineKind::UsernsDocker => finding(
+                    check,
+                    Level::Ok,
+                    format!("Docker {} at {} with user-namespace remapping: lesson 07 runs its steps side by side on both engines", f.profile.version, f.host),
+                    None,
+                ),
+                kind => finding(
+                    check,
+                    Level::Fail,
+                    format!("{var} names {} {} at {}, which does not remap user namespaces: its steps would fail", kind.title(), f.profile.version, f.host),
+                    Some("start that engine with --userns-remap=default".into()),
+                ),
+            }
+        }
+    }
+}
+
+/// The rootless engine lesson 09 compares the machine's with.
+fn rootless_engine(session: &Session, docker: &DockerEngine) -> Finding {
+    let check = "rootless engine";
+    let var = crate::engine::docker::connect::ROOTLESS_HOST;
+    let how = format!("rootless Docker: dockerd-rootless-setuptool.sh install; Podman: systemctl --user enable --now podman.socket; then export {var}=unix://$XDG_RUNTIME_DIR/docker.sock (or unix://$XDG_RUNTIME_DIR/podman/podman.sock)");
+    let own = || {
+        finding(
+            check,
+            Level::Ok,
+            format!("your machine's engine is rootless itself ({}): lesson 09 runs its rootless steps on it, and skips the rootful side", docker.profile.kind_title),
+            None,
+        )
+    };
+    match session.rootless_result() {
+        Some(Ok(engine)) if engine.profile.kind.rootless() => finding(
+            check,
+            Level::Ok,
+            format!(
+                "{} {} at {} (found by {}): lesson 09 runs its steps on it beside the machine's engine",
+                engine.profile.kind_title, engine.profile.version, engine.endpoint.host, engine.endpoint.source
             ),
-            Ok(f) => finding(
-                check,
-                Level::Fail,
-                format!("{var} names Docker {} at {}, which does not remap user namespaces: its steps would fail", f.version, f.host),
-                Some("start that engine with --userns-remap=default".into()),
+            None,
+        ),
+        _ if docker.profile.kind.rootless() => own(),
+        Some(Ok(engine)) => finding(
+            check,
+            Level::Fail,
+            format!(
+                "{} at {} (found by {}) is {}, not rootless: lesson 09's rootless steps would prove nothing there",
+                engine.profile.product, engine.endpoint.host, engine.endpoint.source, engine.profile.kind_title
             ),
-            Err(e) => finding(check, Level::Fail, e.to_string(), None),
-        },
+            Some(how),
+        ),
+        Some(Err(e)) => finding(
+            check,
+            Level::Fail,
+            format!("the rootless engine does not answer: {e}"),
+            Some(format!("start it, or unset {var} to skip lesson 09's rootless steps")),
+        ),
+        None => finding(
+            check,
+            Level::Info,
+            format!("none ({var} is unset, and no engine socket under $XDG_RUNTIME_DIR): lesson 09's rootless steps are skipped with the reason"),
+            Some(how),
+        ),
     }
 }
 
@@ -213,13 +370,17 @@ async fn port_floor(
             let meaning = if v == "0" {
                 "containers let any user bind ports below 1024 (Docker 20.10 and later set this); lesson 02 shows both cases"
             } else {
-                "only root may bind ports below this in containers, as on a classic Linux host"
+                "only root may bind ports below this in containers, as on a classic Linux host (Podman keeps it; Docker 20.10 and later lower it to 0)"
             };
             finding(
                 name,
                 Level::Info,
                 format!("{v} inside a default container: {meaning}"),
                 None,
+            )
+            .with_value(
+                v.parse::<u32>()
+                    .map_or(serde_json::Value::Null, |n| n.into()),
             )
         }
         Ok(o) => finding(

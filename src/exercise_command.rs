@@ -155,7 +155,7 @@ pub fn reset(
 }
 
 /// `nonroot-lab solution LESSON STEP`: the solution as a bash script, recorded as shown.
-pub fn solution(
+pub async fn solution(
     files: &LabFiles,
     images: &ImageMap,
     namespace: &str,
@@ -165,6 +165,15 @@ pub fn solution(
     let lessons = files.lessons()?;
     let (lesson, index) = find(&lessons, lesson, step)?;
     let step = exercise_step(lesson, index)?;
+    // The way to the solution may differ on the learner's kind of engine.
+    let made;
+    let step = match engine_kind(step).await {
+        Some(kind) => {
+            made = step.for_kind(kind);
+            &made
+        }
+        None => step,
+    };
     let ws = Workspace::ensure(files, lesson, images, namespace)?;
     let script = workspace::solution_script(lesson, step, &ws, images)
         .map_err(|e| anyhow::anyhow!("{}: {e}", lesson.source))?;
@@ -175,6 +184,28 @@ pub fn solution(
         console::err(&format!("progress not saved: {e}\n"));
     }
     Ok(0)
+}
+
+/// The kind of the Docker engine an exercise step's check runs on, when it answers
+/// within a few seconds; `None` for a cluster's step or a silent engine.
+async fn engine_kind(step: &Step) -> Option<crate::engine::kind::EngineKind> {
+    use crate::engine::docker::connect;
+    if step.platform != Platform::Docker {
+        return None;
+    }
+    let endpoint = match step.engine {
+        EngineChoice::Default => connect::endpoint(),
+        EngineChoice::Userns => connect::userns_endpoint()?,
+        EngineChoice::Rootless => connect::rootless_endpoint().unwrap_or_else(connect::endpoint),
+    };
+    let engine = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        crate::engine::docker::DockerEngine::connect_found(endpoint),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    Some(engine.profile.kind)
 }
 
 /// How long a check waits at its end for the class's room to take its result.
@@ -246,6 +277,7 @@ pub async fn check(
             Want::No
         },
         userns: step.platform == Platform::Docker && step.engine == EngineChoice::Userns,
+        rootless: step.platform == Platform::Docker && step.engine == EngineChoice::Rootless,
         kube: if step.platform == Platform::Kubernetes {
             Want::Required
         } else {
@@ -324,6 +356,9 @@ fn check_text(report: &runner::StepReport, code: u8) -> String {
         "{word} {}/{}  {}\n",
         report.lesson, report.step, report.title
     );
+    if let (Some(kind), Some(case)) = (report.engine, &report.case) {
+        text.push_str(&format!("  on {}: {case}\n", kind.title()));
+    }
     for c in &report.checks {
         let mark = if c.passed { "ok  " } else { "FAIL" };
         text.push_str(&format!(
@@ -424,6 +459,7 @@ pub fn list(files: &LabFiles, json: bool) -> Result<u8> {
 fn platform_name(s: &Step) -> &'static str {
     match (s.platform, s.engine) {
         (Platform::Docker, EngineChoice::Userns) => "docker-userns",
+        (Platform::Docker, EngineChoice::Rootless) => "docker-rootless",
         (p, _) => p.name(),
     }
 }

@@ -49,7 +49,8 @@ pub struct Process {
 }
 
 impl Process {
-    /// uid 0 as the engine's host sees it: the lessons' check and `audit running` agree.
+    /// uid 0 inside the container (the engines read uids as the container has them):
+    /// the lessons' check and `audit running` agree.
     pub fn is_root(&self) -> bool {
         self.uid.trim() == "0"
     }
@@ -71,6 +72,8 @@ pub struct RunningContainer {
     pub name: String,
     pub image: String,
     pub processes: Vec<Process>,
+    /// Why the processes could not be read; they are then empty and say nothing.
+    pub unreadable: Option<String>,
     /// A pod's container started by the kubelet's dockershim (`io.kubernetes.docker.type`).
     pub kubelet: Option<String>,
 }

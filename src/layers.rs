@@ -20,6 +20,27 @@ pub struct ImageFiles {
     pub layers: usize,
 }
 
+/// The id the kernel shows for a host id outside a container's map.
+const OVERFLOW_ID: u64 = 65534;
+
+impl ImageFiles {
+    /// Owners as the image has them, from owners as a remapped engine stores them on the
+    /// host (root's files as the engine's user, uid N as a subordinate id).
+    pub fn owners_mapped_back(mut self, maps: &crate::engine::kind::IdMaps) -> ImageFiles {
+        let back = |map: &crate::engine::kind::IdMap, host: u64| {
+            u32::try_from(host)
+                .ok()
+                .and_then(|h| map.to_container(h))
+                .map_or(OVERFLOW_ID, u64::from)
+        };
+        for f in &mut self.special {
+            f.uid = back(&maps.uid, f.uid);
+            f.gid = back(&maps.gid, f.gid);
+        }
+        self
+    }
+}
+
 /// What one layer adds, deletes and hides.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Layer {

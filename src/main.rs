@@ -119,6 +119,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Some(Command::Solution { lesson, step }) => {
             let namespace = nonroot_lab::engine::kubeconfig::lab_namespace(&kube_options);
             nonroot_lab::exercise_command::solution(&files, &images, &namespace, &lesson, &step)
+                .await
         }
         Some(Command::Workspace { lesson, reset, yes }) => {
             let namespace = nonroot_lab::engine::kubeconfig::lab_namespace(&kube_options);

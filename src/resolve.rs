@@ -235,6 +235,12 @@ fn audit_request(
     } else if let Some(m) = &a.manifest {
         let (label, bytes) = read("manifests", m);
         AuditRequest::Manifest { label, bytes }
+    } else if let Some(running) = &a.running {
+        let mut spec = running.clone();
+        spec.image = image(&spec.image);
+        AuditRequest::Running {
+            spec: Box::new(spec),
+        }
     } else {
         AuditRequest::Image {
             image: image(a.image.as_deref().unwrap_or_default()),

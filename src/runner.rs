@@ -13,10 +13,11 @@ use tokio_util::sync::CancellationToken;
 use crate::audit_step;
 use crate::check::{check, CheckResult};
 use crate::command;
+use crate::engine::kind::EngineKind;
 use crate::engine::{AuditRequest, Engine, EngineError, OutputSink, Request, Scope, Stream};
 use crate::images::ImageMap;
 use crate::lesson::model::{Action, EngineChoice, Expect, Lesson, Platform, Step};
-use crate::lesson::LabFiles;
+use crate::lesson::{cases, LabFiles};
 pub use crate::resolve::{built_tag, control_name, resolve, step_command, Purpose};
 
 const STEP_TIMEOUT: u64 = 180;
@@ -54,6 +55,12 @@ pub struct StepReport {
     /// The negative control's verdict, when `--controls` ran it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub control: Option<ControlReport>,
+    /// The kind of engine the step ran on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineKind>,
+    /// What the step proves on that kind of engine, when it differs from the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,6 +88,9 @@ pub struct ControlReport {
     /// The control as a command.
     pub command: String,
     pub elapsed_ms: u128,
+    /// The kind of engine the control ran on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineKind>,
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +155,10 @@ pub struct Engines {
     /// The second Docker engine, with user-namespace remapping (`engine: userns`).
     pub userns: Option<Arc<dyn Engine>>,
     pub userns_missing: Option<String>,
+    /// A rootless engine beside the machine's (`engine: rootless`); `None` with no
+    /// reason when the machine's engine is rootless itself and stands in.
+    pub rootless: Option<Arc<dyn Engine>>,
+    pub rootless_missing: Option<String>,
 }
 
 impl Engines {
@@ -162,12 +176,41 @@ impl Engines {
             (Platform::Docker, EngineChoice::Userns) => {
                 (&self.userns, &self.userns_missing, USERNS_MISSING)
             }
+            (Platform::Docker, EngineChoice::Rootless) if self.rootless_is_the_default() => {
+                (&self.docker, &self.docker_missing, "no Docker engine")
+            }
+            (Platform::Docker, EngineChoice::Rootless) => {
+                (&self.rootless, &self.rootless_missing, ROOTLESS_MISSING)
+            }
         };
         engine
             .clone()
             .ok_or_else(|| missing.clone().unwrap_or_else(|| default.into()))
     }
+
+    /// Whether `engine: rootless` means the machine's own engine, rootless itself.
+    pub fn rootless_is_the_default(&self) -> bool {
+        self.rootless.is_none()
+            && self.rootless_missing.is_none()
+            && self
+                .docker
+                .as_ref()
+                .and_then(|d| d.kind())
+                .is_some_and(|k| k.rootless())
+    }
+
+    /// The kind of the engine a step on `choice` runs on, when it is connected.
+    pub fn kind_of(
+        &self,
+        platform: Platform,
+        choice: EngineChoice,
+    ) -> Option<crate::engine::kind::EngineKind> {
+        self.pick(platform, choice).ok()?.kind()
+    }
 }
+
+/// Why `engine: rootless` steps are skipped when no rootless engine is there.
+pub const ROOTLESS_MISSING: &str = "no rootless engine is configured: start one (rootless Docker: dockerd-rootless-setuptool.sh install; Podman: systemctl --user enable --now podman.socket) and set NONROOT_LAB_ROOTLESS_HOST to its socket (unix://$XDG_RUNTIME_DIR/docker.sock, or unix://$XDG_RUNTIME_DIR/podman/podman.sock); nothing was checked";
 
 /// Why `engine: userns` steps are skipped when no such engine is configured.
 pub const USERNS_MISSING: &str = "no Docker engine with user-namespace remapping is configured: start one (dockerd --userns-remap=default, with its own socket) and set NONROOT_LAB_USERNS_HOST to its address; nothing was checked";
@@ -262,6 +305,8 @@ fn panicked(why: &str) -> StepReport {
         elapsed_ms: 0,
         observe: false,
         control: None,
+        engine: None,
+        case: None,
     }
 }
 
@@ -272,7 +317,8 @@ async fn run_lesson(
     cancel: &CancellationToken,
     events: &UnboundedSender<Event>,
 ) -> Vec<StepReport> {
-    let lesson = &plan.lessons[index];
+    // Each step as it is on the kind of engine it runs on (see `lesson/cases.rs`).
+    let lesson = &specialized(&plan.lessons[index], engines);
     let mut reports: Vec<(usize, StepReport)> = Vec::new();
     let mut used_docker = false;
     for (step_index, step) in lesson.steps.iter().enumerate() {
@@ -324,15 +370,23 @@ async fn run_lesson(
             elapsed_ms: 0,
             observe: step.observe,
             control: None,
+            engine: step.applied.as_ref().map(|a| a.engine),
+            case: step.applied.as_ref().and_then(|a| a.says.clone()),
         };
+        let kind = report.engine;
         match (engines.pick(step.platform, step.engine), request) {
             // A manifest's audit reads only the lab's file: no engine needed.
             (Err(_), Some(Request::Audit(audit @ AuditRequest::Manifest { .. })))
                 if !cancel.is_cancelled() =>
             {
                 let sink = sink(events, &lesson.id, &step.id);
-                let done = audit_step::perform(&audit, None, &sink).await;
-                let judged = verdict(done, expect, purpose == Purpose::HandCheck);
+                let scope = Scope {
+                    run_id: plan.run_id.clone(),
+                    lesson: lesson.id.clone(),
+                    step: step.id.clone(),
+                };
+                let done = audit_step::perform(&audit, None, &scope, &sink).await;
+                let judged = verdict(done, expect, purpose);
                 report.status = judged.status;
                 report.checks = judged.checks;
                 report.reason = judged.reason;
@@ -352,6 +406,17 @@ async fn run_lesson(
             (Ok(engine), Some(_)) if too_old(step, engine.server_version()).is_some() => {
                 report.reason = too_old(step, engine.server_version());
             }
+            (Ok(_), Some(_)) if kind.is_some_and(|k| !cases::named(&step.when, k)) => {
+                report.reason = kind.map(|k| cases::not_for(&step.when, k, "this step"));
+            }
+            (Ok(engine), Some(request)) if engine.cannot(&request).is_some() => {
+                report.reason = engine.cannot(&request);
+            }
+            (Ok(engine), Some(_))
+                if step.needs_uid.is_some() && {
+                    report.reason = missing_uid(plan, step, &*engine).await;
+                    report.reason.is_some()
+                } => {}
             (Ok(engine), Some(request)) => {
                 used_docker |= step.platform == Platform::Docker;
                 let scope = Scope {
@@ -362,7 +427,7 @@ async fn run_lesson(
                 let sink = sink(events, &lesson.id, &step.id);
                 let by_hand = purpose == Purpose::HandCheck;
                 let mut judged = judge(
-                    &engine, &request, &scope, step, expect, by_hand, &sink, cancel,
+                    &engine, &request, &scope, step, expect, purpose, &sink, cancel,
                 )
                 .await;
                 // A hand check may look at more than one thing (the image's user, then a
@@ -384,7 +449,7 @@ async fn run_lesson(
                         &scope,
                         step,
                         &part.expect,
-                        by_hand,
+                        purpose,
                         &sink,
                         cancel,
                     )
@@ -428,7 +493,10 @@ async fn run_lesson(
         }
     }
     if used_docker && plan.target.is_none() {
-        for engine in [&engines.docker, &engines.userns].into_iter().flatten() {
+        for engine in [&engines.docker, &engines.userns, &engines.rootless]
+            .into_iter()
+            .flatten()
+        {
             let scope = Scope {
                 run_id: plan.run_id.clone(),
                 lesson: lesson.id.clone(),
@@ -438,6 +506,26 @@ async fn run_lesson(
         }
     }
     reports.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The lesson as its steps are on the engines they run on: each step's case for the
+/// kind of its engine; `engine: rootless` on the machine's engine when that is rootless
+/// itself.
+fn specialized(lesson: &Lesson, engines: &Engines) -> Lesson {
+    let mut lesson = lesson.for_engines(|platform, choice| engines.kind_of(platform, choice));
+    if engines.rootless_is_the_default() {
+        for step in &mut lesson.steps {
+            if step.engine == EngineChoice::Rootless {
+                step.engine = EngineChoice::Default;
+            }
+            if let Some(control) = &mut step.control {
+                if control.engine == Some(EngineChoice::Rootless) {
+                    control.engine = Some(EngineChoice::Default);
+                }
+            }
+        }
+    }
+    lesson
 }
 
 /// What one performed action came to: its status, the checks, and why.
@@ -504,7 +592,7 @@ async fn judge(
     scope: &Scope,
     step: &Step,
     expect: &[Expect],
-    by_hand: bool,
+    purpose: Purpose,
     sink: &OutputSink,
     cancel: &CancellationToken,
 ) -> Judged {
@@ -519,7 +607,7 @@ async fn judge(
     };
     let perform = async {
         match request {
-            Request::Audit(audit) => audit_step::perform(audit, Some(&**engine), sink).await,
+            Request::Audit(audit) => audit_step::perform(audit, Some(&**engine), scope, sink).await,
             request => engine.perform(request, scope, sink).await,
         }
     };
@@ -537,16 +625,21 @@ async fn judge(
     };
     // Whatever happened, the step's containers go now.
     guard.end().await;
-    verdict(result, expect, by_hand)
+    verdict(result, expect, purpose)
 }
 
 /// The checks on an outcome, or the error that kept the step from having one. In a hand
 /// check, an image that is not there is the learner's work not done yet: a failed check.
+/// An engine's refusal to start the container is an outcome for a step that expects it
+/// and for a control (whose point, undone, the engine may refuse outright).
 fn verdict(
     result: Result<crate::engine::Outcome, EngineError>,
     expect: &[Expect],
-    by_hand: bool,
+    purpose: Purpose,
 ) -> Judged {
+    let by_hand = purpose == Purpose::HandCheck;
+    let refusal_is_outcome =
+        purpose == Purpose::Control || expect.iter().any(|x| matches!(x, Expect::Refused(_)));
     match result {
         Err(EngineError::ImageUnavailable { image, .. }) if by_hand => Judged {
             status: Status::Failed,
@@ -559,6 +652,18 @@ fn verdict(
             }],
             reason: None,
         },
+        // A step that expects the engine to refuse the container judges the refusal.
+        Err(e) if refusal_is_outcome && e.start_refusal().is_some() => {
+            let outcome = crate::engine::Outcome {
+                refusal: e.start_refusal().map(str::to_string),
+                notes: vec![format!(
+                    "the engine refused to start the container: {}",
+                    e.start_refusal().unwrap_or_default()
+                )],
+                ..Default::default()
+            };
+            verdict(Ok(outcome), expect, purpose)
+        }
         Ok(outcome) => {
             let checks: Vec<CheckResult> = expect.iter().map(|e| check(e, &outcome)).collect();
             Judged {
@@ -613,6 +718,7 @@ async fn run_control(
         checks: Vec::new(),
         command: String::new(),
         elapsed_ms: 0,
+        engine: None,
     };
     let action = match step.control_action() {
         Some(Ok(a)) => a,
@@ -649,6 +755,12 @@ async fn run_control(
             return control;
         }
     };
+    control.engine = engine.kind();
+    let when = step.control.as_ref().map(|c| &c.when[..]).unwrap_or(&[]);
+    if let Some(kind) = control.engine.filter(|k| !cases::named(when, *k)) {
+        control.reason = Some(cases::not_for(when, kind, "this control"));
+        return control;
+    }
     let Some(request) = request else {
         control.status = ControlStatus::Error;
         control.reason = Some("the control's action cannot run on this engine".into());
@@ -656,6 +768,10 @@ async fn run_control(
     };
     if cancel.is_cancelled() {
         control.reason = Some("interrupted before it started".into());
+        return control;
+    }
+    if let Some(why) = engine.cannot(&request) {
+        control.reason = Some(why);
         return control;
     }
     let scope = Scope {
@@ -670,7 +786,7 @@ async fn run_control(
         &scope,
         step,
         &step.expect,
-        false,
+        Purpose::Control,
         &sink,
         cancel,
     )
@@ -697,6 +813,33 @@ fn sink(events: &UnboundedSender<Event>, lesson: &str, step: &str) -> OutputSink
             line: line.to_string(),
         });
     })
+}
+
+/// Why a step that needs a base with a given uid cannot show it here: the base has no
+/// user with that uid (or could not be read).
+async fn missing_uid(plan: &Plan, step: &Step, engine: &dyn Engine) -> Option<String> {
+    let need = step.needs_uid.as_ref()?;
+    let reference = plan
+        .images
+        .resolve(&need.image)
+        .unwrap_or(&need.image)
+        .to_string();
+    let passwd = match engine.image_facts(&reference).await {
+        Ok(facts) => facts.files.passwd.unwrap_or_default(),
+        Err(e) => {
+            return Some(format!(
+                "could not read {reference}'s users: {e}; nothing was checked"
+            ))
+        }
+    };
+    let has = crate::facts::name_of_uid(&passwd, &need.uid.to_string());
+    match has {
+        Some(_) => None,
+        None => Some(format!(
+            "the base {reference} has no user with uid {} (ubuntu:24.04 has `ubuntu`), so nothing can collide with it here: nothing was checked",
+            need.uid
+        )),
+    }
 }
 
 /// Why a step cannot run on this server, when it needs a newer one.

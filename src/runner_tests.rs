@@ -139,7 +139,8 @@ async fn a_failed_expectation_fails_the_step() {
         exit_code: Some(3),
         ..Default::default()
     };
-    let fake = Arc::new(FakeEngine::default().behave("exits", Behaviour::Answer(outcome)));
+    let fake =
+        Arc::new(FakeEngine::default().behave("exits", Behaviour::Answer(Box::new(outcome))));
     let reports = run(plan(files, lessons, 1), on(&fake), CancellationToken::new()).await;
     assert_eq!(reports[0].status, Status::Failed);
     assert!(!reports[0].checks[0].passed);
@@ -288,5 +289,129 @@ fn a_manifest_is_read_the_same_way_when_applied_and_when_audited() {
     assert!(
         on_quoted.iter().any(|m| m.contains("not a boolean")),
         "{on_quoted:?}"
+    );
+}
+
+/// A step with an engine-dependent claim, as lesson 06's: the case of the engine's kind
+/// runs, says what it is, and its control is its own; a `when` skips where it says.
+const CASED: &str = r#"  - id: random-uid
+    title: t
+    section: s
+    action: {run: {image: ubuntu, user: "1000870000:0", cmd: [id]}}
+    expect: [{exit_code: 0}, {stdout_contains: done}]
+    control: {why: another group, user: "1000870000:1000870000"}
+    cases:
+      - when: [remapped]
+        says: only 65536 uids here
+        title: t on a remapped engine
+        set: {user: "54321:0"}
+        control: {why: another group, user: "54321:54321"}
+  - id: rootful-only
+    title: t
+    section: s
+    when: [rootful]
+    action: {run: {image: ubuntu, cmd: [id]}}
+    expect: [{exit_code: 0}, {stdout_contains: done}]
+    control: {why: as 4242, user: "4242"}
+  - id: control-on-rootful
+    title: t
+    section: s
+    action: {run: {image: ubuntu, cmd: [id]}}
+    expect: [{exit_code: 0}, {stdout_contains: done}]
+    control: {why: the machine's engine, engine: default, when: [rootful], user: "1"}
+"#;
+
+fn kind_engine(kind: crate::engine::kind::EngineKind) -> Arc<FakeEngine> {
+    Arc::new(FakeEngine {
+        kind: Some(kind),
+        ..Default::default()
+    })
+}
+
+#[tokio::test]
+async fn each_kind_of_engine_gets_its_own_case_of_a_step() {
+    use crate::engine::kind::EngineKind;
+    let (files, lessons) = lab(&[("01-a", CASED)]);
+    let podman = kind_engine(EngineKind::RootlessPodman);
+    let mut p = plan(files.clone(), lessons.clone(), 1);
+    p.controls = true;
+    let reports = run(p, on(&podman), CancellationToken::new()).await;
+    let calls = podman.calls();
+    assert!(
+        calls.contains(&"perform random-uid run ubuntu:24.04 as 54321:0".to_string()),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&"perform random-uid-control run ubuntu:24.04 as 54321:54321".to_string()),
+        "{calls:?}"
+    );
+    let r = &reports[0];
+    assert_eq!(r.engine, Some(EngineKind::RootlessPodman));
+    assert_eq!(r.case.as_deref(), Some("only 65536 uids here"));
+    assert_eq!(r.title, "t on a remapped engine");
+    // The rootful-only step is skipped, saying for what and why.
+    let skipped = &reports[1];
+    assert_eq!(skipped.status, Status::Skipped, "{skipped:?}");
+    assert_eq!(
+        skipped.reason.as_deref(),
+        Some(
+            "this step is for rootful engines; this engine is rootless Podman: nothing was checked"
+        )
+    );
+    assert!(
+        !calls.iter().any(|c| c.contains("rootful-only")),
+        "{calls:?}"
+    );
+    // A control that undoes the point only on a rootful engine is not run here.
+    let control = reports[2].control.as_ref().unwrap();
+    assert_eq!(control.status, ControlStatus::Skipped, "{control:?}");
+    assert!(control
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("this control is for rootful engines"));
+
+    let docker = kind_engine(EngineKind::RootfulDocker);
+    let reports = run(
+        plan(files, lessons, 1),
+        on(&docker),
+        CancellationToken::new(),
+    )
+    .await;
+    let calls = docker.calls();
+    assert!(
+        calls.contains(&"perform random-uid run ubuntu:24.04 as 1000870000:0".to_string()),
+        "{calls:?}"
+    );
+    assert_eq!(reports[0].case, None);
+    assert_eq!(reports[1].status, Status::Passed, "{:?}", reports[1]);
+}
+
+#[tokio::test]
+async fn a_control_the_engine_refuses_to_start_is_judged_and_rejected() {
+    let (files, lessons) = lab(&[("01-a", &run_step("s"))]);
+    let fake = Arc::new(FakeEngine::default().behave(
+        "s-control",
+        Behaviour::Fail(EngineError::refused(
+            crate::engine::error::STARTING,
+            "unable to setup user: invalid argument",
+        )),
+    ));
+    let mut lessons = lessons;
+    lessons[0].steps[0].control =
+        Some(crate::yaml::parse("{why: w, user: \"1000870000\"}").unwrap());
+    lessons[0].steps[0].expect = vec![crate::yaml::parse("{stdout_contains: done}").unwrap()];
+    let mut p = plan(files, lessons, 1);
+    p.controls = true;
+    let reports = run(p, on(&fake), CancellationToken::new()).await;
+    let control = reports[0].control.as_ref().unwrap();
+    assert_eq!(control.status, ControlStatus::Rejected, "{control:?}");
+    assert!(
+        control
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("refused to start"),
+        "{control:?}"
     );
 }

@@ -13,7 +13,7 @@ use crate::engine::docker::connect::{self as docker_connect, Endpoint};
 use crate::engine::docker::DockerEngine;
 use crate::engine::kube::{KubeEngine, KubeOptions};
 use crate::engine::{labels, scratch, Engine, EngineError, Sweep};
-use crate::runner::{Engines, USERNS_MISSING};
+use crate::runner::{Engines, ROOTLESS_MISSING, USERNS_MISSING};
 
 /// Whether a run wants an engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,10 @@ pub struct Wants {
     /// The second Docker engine, with user-namespace remapping, when one is configured
     /// (`NONROOT_LAB_USERNS_HOST`). Configured but silent is an error for `open`.
     pub userns: bool,
+    /// A rootless engine beside the machine's, when one is configured
+    /// (`NONROOT_LAB_ROOTLESS_HOST`) or found under `$XDG_RUNTIME_DIR`. A machine's
+    /// engine that is rootless itself serves as one.
+    pub rootless: bool,
     pub kube: Want,
     /// Remove a killed run's leftovers from each engine as it connects.
     pub sweep_stale: bool,
@@ -45,6 +49,7 @@ impl Wants {
         Wants {
             docker: Want::IfThere,
             userns: true,
+            rootless: true,
             kube: Want::IfThere,
             sweep_stale: false,
             namespace: false,
@@ -58,10 +63,14 @@ pub enum Notice<'a> {
     Swept(String),
     Docker(&'a Result<Arc<DockerEngine>, EngineError>),
     Userns(&'a Result<Arc<DockerEngine>, EngineError>),
+    Rootless(&'a Result<Arc<DockerEngine>, EngineError>),
     Kube(&'a Result<Arc<KubeEngine>, EngineError>),
 }
 
 pub type Notify = Arc<dyn Fn(Notice) + Send + Sync>;
+
+/// How an engine beside the machine's says it connected.
+type Told = for<'a> fn(&'a Result<Arc<DockerEngine>, EngineError>) -> Notice<'a>;
 
 type Slot<T> = Arc<OnceCell<Result<Arc<T>, EngineError>>>;
 
@@ -70,9 +79,11 @@ pub struct Session {
     wants: Wants,
     docker: Slot<DockerEngine>,
     userns: Slot<DockerEngine>,
+    rootless: Slot<DockerEngine>,
     kube: Slot<KubeEngine>,
     kube_options: KubeOptions,
     userns_endpoint: Option<Endpoint>,
+    rootless_endpoint: Option<Endpoint>,
     connecting: Vec<JoinHandle<()>>,
     /// Work that must end before the run's objects are removed (base warm-ups).
     background: Mutex<Vec<JoinHandle<()>>>,
@@ -97,14 +108,17 @@ impl Session {
         notify: Notify,
     ) -> Session {
         let userns_endpoint = docker_connect::userns_endpoint().filter(|_| wants.userns);
+        let rootless_endpoint = docker_connect::rootless_endpoint().filter(|_| wants.rootless);
         let mut session = Session {
             run_id,
             wants,
             docker: Default::default(),
             userns: Default::default(),
+            rootless: Default::default(),
             kube: Default::default(),
             kube_options: kube_options.clone(),
             userns_endpoint: userns_endpoint.clone(),
+            rootless_endpoint: rootless_endpoint.clone(),
             connecting: Vec::new(),
             background: Mutex::new(Vec::new()),
             used: Default::default(),
@@ -118,19 +132,31 @@ impl Session {
                 notify(Notice::Docker(slot.get_or_init(|| async { result }).await));
             }));
         }
-        if let Some(endpoint) = userns_endpoint {
-            let (slot, notify) = (session.userns.clone(), notify.clone());
-            session.connecting.push(tokio::spawn(async move {
-                let result = connect_docker(
-                    endpoint,
-                    wants.sweep_stale,
-                    " from the remapped engine",
-                    &notify,
-                )
-                .await;
-                notify(Notice::Userns(slot.get_or_init(|| async { result }).await));
+        // The engines beside the machine's, each into its slot.
+        let beside: [(Option<Endpoint>, &Slot<DockerEngine>, &'static str, Told); 2] = [
+            (
+                userns_endpoint,
+                &session.userns,
+                " from the remapped engine",
+                |r| Notice::Userns(r),
+            ),
+            (
+                rootless_endpoint,
+                &session.rootless,
+                " from the rootless engine",
+                |r| Notice::Rootless(r),
+            ),
+        ];
+        let mut tasks = Vec::new();
+        for (endpoint, slot, name, told) in beside {
+            let Some(endpoint) = endpoint else { continue };
+            let (slot, notify) = (slot.clone(), notify.clone());
+            tasks.push(tokio::spawn(async move {
+                let result = connect_docker(endpoint, wants.sweep_stale, name, &notify).await;
+                notify(told(slot.get_or_init(|| async { result }).await));
             }));
         }
+        session.connecting.extend(tasks);
         if wants.kube != Want::No {
             let (slot, notify, options) = (session.kube.clone(), notify, kube_options.clone());
             session.connecting.push(tokio::spawn(async move {
@@ -170,6 +196,17 @@ impl Session {
                 docker_connect::USERNS_HOST
             );
         }
+        // Named by the variable but silent is a configuration error; a socket found
+        // under $XDG_RUNTIME_DIR that does not answer only leaves its steps skipped.
+        if let (Some(Err(e)), Some(endpoint)) = (session.rootless.get(), &session.rootless_endpoint)
+        {
+            if endpoint.source == docker_connect::ROOTLESS_HOST {
+                anyhow::bail!(
+                    "{e} ({} names this rootless engine; unset it to skip its steps)",
+                    docker_connect::ROOTLESS_HOST
+                );
+            }
+        }
         Ok(session)
     }
 
@@ -200,6 +237,18 @@ impl Session {
     pub fn userns(&self) -> Option<&Arc<DockerEngine>> {
         self.use_engines();
         self.userns.get().and_then(|r| r.as_ref().ok())
+    }
+
+    /// The rootless engine beside the machine's, when one answered (not the machine's
+    /// engine itself: `engines` stands that in when it is rootless).
+    pub fn rootless(&self) -> Option<&Arc<DockerEngine>> {
+        self.use_engines();
+        self.rootless.get().and_then(|r| r.as_ref().ok())
+    }
+
+    pub fn rootless_result(&self) -> Option<&Result<Arc<DockerEngine>, EngineError>> {
+        self.use_engines();
+        self.rootless.get()
     }
 
     pub fn kube(&self) -> Option<&Arc<KubeEngine>> {
@@ -239,8 +288,33 @@ impl Session {
         } else {
             "the Kubernetes cluster is still connecting; try again in a moment"
         };
+        let rootless = self
+            .rootless()
+            .filter(|r| r.profile.kind.rootless())
+            .cloned();
+        let default_is_rootless = self.docker().is_some_and(|d| d.profile.kind.rootless());
+        let rootless_missing = match (&rootless, self.rootless.get(), &self.rootless_endpoint) {
+            (Some(_), _, _) => None,
+            _ if default_is_rootless => None,
+            (None, Some(Ok(engine)), _) => Some(format!(
+                "{} at {} ({}) is {}, not rootless: nothing was checked",
+                engine.profile.product,
+                engine.endpoint.host,
+                engine.endpoint.source,
+                engine.profile.kind_title
+            )),
+            (None, Some(Err(e)), _) => Some(format!(
+                "the rootless engine did not answer: {e}; nothing was checked"
+            )),
+            (None, None, Some(_)) => {
+                Some("the rootless engine is still connecting; try again in a moment".to_string())
+            }
+            (None, None, None) => Some(ROOTLESS_MISSING.to_string()),
+        };
         Engines {
             docker: self.docker().map(|d| d.clone() as Arc<dyn Engine>),
+            rootless: rootless.map(|r| r as Arc<dyn Engine>),
+            rootless_missing,
             docker_missing: reason(
                 &self.docker,
                 "the Docker engine is still connecting; try again in a moment",
@@ -265,11 +339,16 @@ impl Session {
 
     /// Every engine that answered, behind the trait.
     fn connected_engines(&self) -> Vec<Arc<dyn Engine>> {
-        let engines = self.engines();
-        [engines.docker, engines.userns, engines.kube]
-            .into_iter()
-            .flatten()
-            .collect()
+        // The rootless engine on its own, never twice when the machine's is rootless.
+        [
+            self.docker().map(|d| d.clone() as Arc<dyn Engine>),
+            self.userns().map(|d| d.clone() as Arc<dyn Engine>),
+            self.rootless().map(|d| d.clone() as Arc<dyn Engine>),
+            self.kube().map(|k| k.clone() as Arc<dyn Engine>),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     /// Work the end of the run must wait for before it removes the run's objects.
@@ -341,8 +420,9 @@ impl Drop for Session {
         }
         let docker = self.docker().map(|d| d.endpoint.clone());
         let userns = self.userns().map(|d| d.endpoint.clone());
+        let rootless = self.rootless().map(|d| d.endpoint.clone());
         let kube = self.kube().is_some().then(|| self.kube_options.clone());
-        if docker.is_none() && userns.is_none() && kube.is_none() {
+        if docker.is_none() && userns.is_none() && rootless.is_none() && kube.is_none() {
             return;
         }
         let run_id = self.run_id.clone();
@@ -354,7 +434,7 @@ impl Drop for Session {
                 return;
             };
             runtime.block_on(async {
-                for endpoint in [docker, userns].into_iter().flatten() {
+                for endpoint in [docker, userns, rootless].into_iter().flatten() {
                     if let Ok(engine) = DockerEngine::connect_to(endpoint).await {
                         // The run may have stopped in the middle of a build.
                         engine.settle_interrupted_builds();
@@ -382,7 +462,12 @@ async fn connect_docker(
     name: &'static str,
     notify: &Notify,
 ) -> Result<Arc<DockerEngine>, EngineError> {
-    let engine = DockerEngine::connect_to(endpoint).await?;
+    // The machine's engine may be found elsewhere when the default socket is silent.
+    let engine = if name.is_empty() {
+        DockerEngine::connect_found(endpoint).await?
+    } else {
+        DockerEngine::connect_to(endpoint).await?
+    };
     if sweep_stale {
         let removed = engine.sweep(Sweep::Stale).await.unwrap_or_default().len();
         if removed > 0 {

@@ -43,14 +43,20 @@ pub async fn verify(
                 .any(|s| s.platform == platform && runner::selected(only, l, s))
         })
     };
-    let uses_userns = lessons.iter().any(|l| {
-        l.steps.iter().any(|s| {
-            runner::selected(only, l, s)
-                && s.platform == Platform::Docker
-                && (s.engine == EngineChoice::Userns
-                    || (args.controls && s.control_engine() == EngineChoice::Userns))
+    // Whether a selected Docker step (or, with --controls, its control) runs there.
+    let uses_engine = |choice: EngineChoice| {
+        lessons.iter().any(|l| {
+            l.steps.iter().any(|s| {
+                runner::selected(only, l, s)
+                    && s.platform == Platform::Docker
+                    && (s.engine == choice || (args.controls && s.control_engine() == choice))
+            })
         })
-    });
+    };
+    let (uses_userns, uses_rootless) = (
+        uses_engine(EngineChoice::Userns),
+        uses_engine(EngineChoice::Rootless),
+    );
     let (needs_docker, needs_kube) = (uses(Platform::Docker), uses(Platform::Kubernetes));
     let want = |needed: bool, required: bool| match (needed, required) {
         (false, _) => Want::No,
@@ -60,6 +66,7 @@ pub async fn verify(
     let wants = Wants {
         docker: want(needs_docker, true),
         userns: needs_docker && uses_userns,
+        rootless: needs_docker && uses_rootless,
         kube: want(needs_kube, only == Some(Platform::Kubernetes)),
         sweep_stale: true,
         namespace: true,
@@ -72,15 +79,14 @@ pub async fn verify(
     let session = Session::open(wants, &kube_options, notify).await?;
     let run_id = session.run_id.clone();
     if let Some(docker) = session.docker() {
-        preflight_images(
-            docker,
-            session.userns().map(|u| &**u),
-            &lessons,
-            &images,
-            only,
-            args.controls,
-        )
-        .await?;
+        let mut others: Vec<(EngineChoice, &DockerEngine)> = Vec::new();
+        if let Some(u) = session.userns() {
+            others.push((EngineChoice::Userns, u));
+        }
+        if let Some(r) = session.rootless().filter(|r| r.profile.kind.rootless()) {
+            others.push((EngineChoice::Rootless, r));
+        }
+        preflight_images(docker, &others, &lessons, &images, only, args.controls).await?;
         // Every build starts from the run's labelled layer over its base: make those
         // now, while the first lessons' containers run.
         for base in build_bases(&lessons, &images, only, args.controls) {
@@ -89,6 +95,16 @@ pub async fn verify(
         }
     }
     let engines = session.engines();
+    let engine_lines = engine_lines(&session);
+    let progress_to_stdout = args.format == Format::Human && args.output.is_none();
+    for line in &engine_lines {
+        let text = format!("{}\n", line.text());
+        if progress_to_stdout {
+            crate::console::out(&text);
+        } else {
+            crate::console::err(&text);
+        }
+    }
     let plan = Plan {
         lessons,
         files: Arc::new(files),
@@ -105,7 +121,6 @@ pub async fn verify(
     let handle = runner::spawn(plan, engines, cancel.clone(), tx);
     let live =
         args.format == Format::Human && args.output.is_none() && std::io::stderr().is_terminal();
-    let progress_to_stdout = args.format == Format::Human && args.output.is_none();
     let say: crate::class::publish::Say =
         Arc::new(|line| crate::console::err(&format!("{line}\n")));
     let publisher = Publisher::start(&kube_options, say);
@@ -123,8 +138,8 @@ pub async fn verify(
     let summary = Summary::of(&reports);
     let rendered = match args.format {
         Format::Human => format!("\n{}\n", summary.line()),
-        Format::Json => report::json::render(&run_id, &reports),
-        Format::Junit => report::junit::render(&run_id, &reports),
+        Format::Json => report::json::render(&run_id, &engine_lines, &reports),
+        Format::Junit => report::junit::render(&run_id, &engine_lines, &reports),
     };
     match &args.output {
         Some(path) => {
@@ -148,6 +163,30 @@ pub async fn verify(
         return Ok(INTERRUPTED);
     }
     Ok(if summary.all_passed() { 0 } else { 1 })
+}
+
+/// The Docker engines the session connected, with their kinds, for the report.
+fn engine_lines(session: &Session) -> Vec<report::EngineLine> {
+    let line = |role: &'static str, d: &DockerEngine| report::EngineLine {
+        role,
+        kind: d.profile.kind,
+        kind_title: d.profile.kind_title,
+        product: d.profile.product,
+        version: d.profile.version.clone(),
+        host: d.endpoint.host.clone(),
+        found_by: d.endpoint.source.clone(),
+    };
+    let mut lines = Vec::new();
+    if let Some(d) = session.docker() {
+        lines.push(line("default", d));
+    }
+    if let Some(u) = session.userns() {
+        lines.push(line("userns", u));
+    }
+    if let Some(r) = session.rootless().filter(|r| r.profile.kind.rootless()) {
+        lines.push(line("rootless", r));
+    }
+    lines
 }
 
 /// The references the selected build steps (and, with `controls`, their controls) use
@@ -183,11 +222,11 @@ fn build_bases(
 
 /// Every mapped image the selected Docker steps (and, with `controls`, their controls)
 /// use must be here or pullable; a map naming an image that is neither is one
-/// configuration error, not a failure per step. Images for the remapped engine are
-/// copied to it from the machine's engine.
+/// configuration error, not a failure per step. Images for the other engines (the
+/// remapped one, a rootless one) are copied to them from the machine's engine.
 async fn preflight_images(
     docker: &DockerEngine,
-    userns: Option<&DockerEngine>,
+    others: &[(EngineChoice, &DockerEngine)],
     lessons: &[Lesson],
     images: &ImageMap,
     only: Option<Platform>,
@@ -225,13 +264,13 @@ async fn preflight_images(
             .ensure_image(reference, &quiet)
             .await
             .map_err(|e| anyhow::anyhow!(e))?;
-        if let (EngineChoice::Userns, Some(userns)) = (engine, userns) {
-            if !userns
+        for (_, other) in others.iter().filter(|(choice, _)| *choice == engine) {
+            if !other
                 .image_present(reference)
                 .await
                 .map_err(|e| anyhow::anyhow!(e))?
             {
-                userns
+                other
                     .copy_image_from(docker, reference, &quiet)
                     .await
                     .map_err(|e| anyhow::anyhow!(e))?;

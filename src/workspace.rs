@@ -272,6 +272,18 @@ impl Workspace {
                 .rendered_check(step, images)
                 .map_err(|e| format!("step `{}`: {e}", step.id))?;
             step.check = check;
+            // Each engine's case of the check is the learner's too.
+            if let Some(exercise) = step.exercise.clone() {
+                let vars = self.vars(&exercise, images);
+                for case in &mut step.cases {
+                    if let Some(check) = &case.check {
+                        case.check = Some(
+                            crate::lesson::exercise::render_value(check, &vars)
+                                .map_err(|e| format!("step `{}`: {e}", step.id))?,
+                        );
+                    }
+                }
+            }
         }
         Ok(lesson)
     }

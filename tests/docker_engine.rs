@@ -401,6 +401,7 @@ async fn a_session_dropped_before_close_removes_what_its_run_made() {
     let wants = Wants {
         docker: Want::Required,
         userns: false,
+        rootless: false,
         kube: Want::No,
         sweep_stale: false,
         namespace: false,

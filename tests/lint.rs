@@ -77,6 +77,14 @@ fn every_error_of_a_broken_lab_in_one_run_with_positions() {
             "14-controls.yaml:65:14:",
             "an observed step shows a value and has no control",
         ),
+        // Engine cases: kinds that do not exist, a case that does not fit, and a
+        // case's own checks held to every rule a step's are.
+        ("15-cases.yaml:8:5:", "`when` names rootles, which is no kind of engine"),
+        ("15-cases.yaml:11:5:", "the control's `when` names dockerish"),
+        ("15-cases.yaml:19:1:", "case 1 names podmen, which is no kind of engine"),
+        ("15-cases.yaml:19:1:", "case 1 needs `says:`"),
+        ("15-cases.yaml:19:1:", "case 1's `set` does not fit the action"),
+        ("15-cases.yaml:", "exit code 0 alone cannot tell"),
     ];
     for (place, message) in expected {
         assert!(

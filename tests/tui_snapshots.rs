@@ -25,7 +25,7 @@ fn app(files: LabFiles, size: (u16, u16)) -> App {
         Theme { color: false },
         size,
     );
-    a.engine = EngineStatus::Docker("20.10.24 (API 1.41)".into());
+    a.engine = EngineStatus::Docker("rootful Docker 20.10.24".into());
     a.kube_context = None;
     a.update(Msg::Resize(size.0, size.1));
     a
@@ -139,6 +139,8 @@ fn a_failed_check_shows_expected_actual_and_hint() {
             elapsed_ms: 1_234,
             observe: false,
             control: None,
+            engine: None,
+            case: None,
         };
         a.update(Msg::Runner(Event::StepFinished(Box::new(report))));
         a.update(Msg::Tick(Instant::now()));
@@ -186,6 +188,8 @@ fn an_observed_step_says_it_is_no_proof() {
         elapsed_ms: 400,
         observe: true,
         control: None,
+        engine: None,
+        case: None,
     }))));
     let after = screen(&a);
     assert!(after.contains("state: SEEN (0.4 s)"), "{after}");

@@ -96,6 +96,7 @@ async fn every_docker_step_passes_and_every_control_is_rejected_after_hand_build
         return;
     }
     let userns = userns_configured();
+    let rootless = rootless_configured();
     let hand_builds = hand_build_every_lesson_dockerfile();
     let out = run(&[
         "verify",
@@ -108,33 +109,47 @@ async fn every_docker_step_passes_and_every_control_is_rejected_after_hand_build
         "json",
     ]);
     let (stdout, stderr) = text(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "not passed:\n{}\n{stderr}\n{stdout}",
-        not_passed(&stdout)
-    );
-    let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let json = passed_report(&out, "verify --controls");
     let steps = docker_steps();
-    let reports = json["steps"].as_array().unwrap();
+    let reports = json["steps"].as_array().unwrap().clone();
     assert_eq!(reports.len(), steps.len(), "{stdout}");
     for step in &steps {
         let r = reports
             .iter()
             .find(|r| r["step"] == step.id.as_str())
             .unwrap_or_else(|| panic!("no report of {}", step.id));
-        let needs_userns = step.engine == nonroot_lab::lesson::model::EngineChoice::Userns;
-        if needs_userns && !userns {
+        use nonroot_lab::lesson::model::EngineChoice;
+        let missing = |choice: EngineChoice| match choice {
+            EngineChoice::Userns if !userns => Some("NONROOT_LAB_USERNS_HOST"),
+            EngineChoice::Rootless if !rootless => Some("NONROOT_LAB_ROOTLESS_HOST"),
+            _ => None,
+        };
+        if let Some(var) = missing(step.engine) {
             assert_eq!(r["status"], "skipped", "{r}");
+            assert!(r["reason"].as_str().unwrap().contains(var), "{r}");
+            continue;
+        }
+        // A step about a base with a given uid, on a base without it (the offline one).
+        if step.needs_uid.is_some() && r["status"] == "skipped" {
             assert!(
                 r["reason"]
                     .as_str()
                     .unwrap()
-                    .contains("NONROOT_LAB_USERNS_HOST"),
+                    .contains("has no user with uid"),
                 "{r}"
             );
             continue;
         }
+        // The machine's engine is rootful: every step runs, in the case written first.
+        assert_eq!(
+            r["engine"],
+            match step.engine {
+                EngineChoice::Default => "rootful-docker",
+                EngineChoice::Userns => "userns-docker",
+                EngineChoice::Rootless => r["engine"].as_str().unwrap_or("?"),
+            },
+            "{r}"
+        );
         assert_eq!(r["status"], "passed", "{r}");
         if step.observe {
             assert_eq!(r["observe"], true, "{r}");
@@ -142,9 +157,7 @@ async fn every_docker_step_passes_and_every_control_is_rejected_after_hand_build
             continue;
         }
         let control = &r["control"];
-        let control_needs_userns =
-            step.control_engine() == nonroot_lab::lesson::model::EngineChoice::Userns;
-        if control_needs_userns && !userns {
+        if missing(step.control_engine()).is_some() {
             assert_eq!(control["status"], "skipped", "{r}");
             continue;
         }
@@ -182,14 +195,8 @@ async fn every_docker_step_passes_and_every_control_is_rejected_after_hand_build
     drop(hand_builds);
     assert_eq!(again.status.code(), Some(0), "{stdout}{stderr}\n{xml}");
     assert_eq!(xml.matches("<testcase").count(), steps.len(), "{xml}");
-    let skipped = if userns {
-        0
-    } else {
-        steps
-            .iter()
-            .filter(|s| s.engine == nonroot_lab::lesson::model::EngineChoice::Userns)
-            .count()
-    };
+    // The same steps as the first run skipped, for the same reasons.
+    let skipped = reports.iter().filter(|r| r["status"] == "skipped").count();
     assert_eq!(xml.matches("<skipped").count(), skipped, "{xml}");
     assert!(
         labelled_containers("label=nonroot-lab.lesson=04-images").is_empty(),
@@ -449,8 +456,10 @@ async fn doctor_reports_engine_images_and_port_floor_as_json() {
         .collect();
     for want in [
         "docker engine",
+        "engine kind",
+        "uid map",
+        "cgroups",
         "rootless engine",
-        "user-namespace remapping",
         "image ubuntu",
         "ip_unprivileged_port_start",
         "kubernetes context",
@@ -697,5 +706,80 @@ async fn without_a_cluster_kubernetes_steps_are_skipped_with_the_reason_never_pa
         stdout.contains("skipped: no Kubernetes cluster is configured"),
         "{stdout}"
     );
-    assert!(stdout.contains("2 passed, 0 failed, 1 skipped"), "{stdout}");
+    assert!(stdout.contains("3 passed, 0 failed, 1 skipped"), "{stdout}");
+}
+
+/// Seed 003's `useradd -u 1000` collides only with a base that has a uid 1000, as
+/// ubuntu:24.04 does: given such a base, the step runs and its control is rejected; the
+/// offline base, which has none, gets the same lines built as the seed says.
+#[tokio::test]
+async fn the_seeds_taken_uid_is_shown_where_the_base_has_one() {
+    if docker_or_skip().await.is_none() {
+        return;
+    }
+    let tag = format!("nrl-ubuntu-like-{}:1", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("FROM {}\nRUN useradd -u 1000 -U -m ubuntu\n", base_image()),
+    )
+    .unwrap();
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", &tag])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{:?}", text(&built));
+    struct Gone(String);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+        }
+    }
+    let _gone = Gone(tag.clone());
+    let map = dir.path().join("map.yaml");
+    std::fs::write(
+        &map,
+        format!(
+            "ubuntu: {tag}\ndebian: {}\nnginx: {}\n",
+            images().resolve("debian").unwrap(),
+            images().resolve("nginx").unwrap()
+        ),
+    )
+    .unwrap();
+    let out = bin()
+        .env("NONROOT_LAB_IMAGES", &map)
+        .args([
+            "verify",
+            "--lesson",
+            "05",
+            "--only",
+            "docker",
+            "--controls",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{stderr}",
+        not_passed(&stdout)
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let step = |id: &str| {
+        json["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let taken = step("seed-uid-1000-taken");
+    assert_eq!(taken["status"], "passed", "{taken}");
+    assert_eq!(taken["control"]["status"], "rejected", "{taken}");
+    assert_eq!(step("seed-runs-as-subway")["status"], "passed");
 }

@@ -224,6 +224,15 @@ pub const R_UNKNOWN: Rule = Rule {
     peers: &[],
     detail: "",
 };
+pub const R_PROCESSES_UNKNOWN: Rule = Rule {
+    id: "NRR004",
+    name: "container-processes-unknown",
+    severity: Warning,
+    title: "the processes of a running container could not be read: which uid runs them is not known",
+    fix: "give the image a `sh` the auditor can exec to read the container's /proc, or audit it on an engine whose `docker top` works and maps uids (rootful Docker)",
+    peers: &[],
+    detail: "The auditor reads each process's uid inside the container, from its own `/proc`, through an exec of `sh` with the shell's builtins only; `docker top` shows the host's view, which differs on remapped engines, fails on rootless Docker without cgroups, and has no uid column on Podman. A container with no shell on such an engine cannot be read: it is reported here, never as a container without a root process.",
+};
 
 pub const RULES: &[Rule] = &[
     D_ROOT_USER,
@@ -247,6 +256,7 @@ pub const RULES: &[Rule] = &[
     R_ROOT_PROCESS,
     R_POD_ROOT,
     R_UNKNOWN,
+    R_PROCESSES_UNKNOWN,
 ];
 
 pub fn by_id(id: &str) -> Option<&'static Rule> {

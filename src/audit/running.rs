@@ -4,13 +4,20 @@
 
 use serde_json::Value;
 
-use super::rules::{R_POD_ROOT, R_ROOT_PROCESS, R_UNKNOWN};
+use super::rules::{R_POD_ROOT, R_PROCESSES_UNKNOWN, R_ROOT_PROCESS, R_UNKNOWN};
 use super::Finding;
 use crate::facts::{Process, RunningContainer};
 
 pub fn docker_findings(containers: &[RunningContainer]) -> Vec<Finding> {
     let mut out = Vec::new();
     for c in containers {
+        if let Some(why) = &c.unreadable {
+            out.push(
+                Finding::new(&R_PROCESSES_UNKNOWN, &c.target(), why.clone())
+                    .path(format!("container {}", &c.id[..c.id.len().min(12)])),
+            );
+            continue;
+        }
         let root: Vec<&Process> = c.processes.iter().filter(|p| p.is_root()).collect();
         if root.is_empty() {
             continue;
@@ -182,6 +189,7 @@ mod tests {
                 image: "nginx".into(),
                 processes: vec![p("0", "nginx"), p("101", "nginx")],
                 kubelet: None,
+                unreadable: None,
             },
             RunningContainer {
                 id: "c".repeat(64),
@@ -189,6 +197,7 @@ mod tests {
                 image: "pause:3.2".into(),
                 processes: vec![p("0", "pause")],
                 kubelet: Some("podsandbox".into()),
+                unreadable: None,
             },
             RunningContainer {
                 id: "b".repeat(64),
@@ -196,8 +205,25 @@ mod tests {
                 image: "app".into(),
                 processes: vec![p("4242", "app")],
                 kubelet: None,
+                unreadable: None,
             },
         ];
+        let mut unreadable = containers.clone();
+        unreadable.push(RunningContainer {
+            id: "d".repeat(64),
+            name: "distroless".into(),
+            image: "app".into(),
+            processes: vec![],
+            kubelet: None,
+            unreadable: Some(
+                "no way worked: its /proc through an exec: `sh` exited with 127".into(),
+            ),
+        });
+        let f = docker_findings(&unreadable);
+        // A container whose processes cannot be read is a finding, never a clean one.
+        assert_eq!(f.len(), 3);
+        assert_eq!(f[2].rule, "NRR004");
+        assert!(f[2].message.contains("exited with 127"), "{}", f[2].message);
         let f = docker_findings(&containers);
         assert_eq!(f.len(), 2);
         assert_eq!(f[0].target, "container web (nginx)");

@@ -79,6 +79,23 @@ impl EngineError {
     }
 }
 
+/// What an engine was doing when it refused to make or start a step's container.
+pub(crate) const CREATING: &str = "creating a container";
+pub(crate) const STARTING: &str = "starting a container";
+
+impl EngineError {
+    /// The engine's refusal to create or start the container (a uid it cannot map, a
+    /// port it may not publish): an outcome for a step that expects it, with its message.
+    pub fn start_refusal(&self) -> Option<&str> {
+        match self {
+            EngineError::Refused { what, message } if what == CREATING || what == STARTING => {
+                Some(message)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// An error with its chain of causes, on one line: bollard's and kube's errors keep
 /// the useful part (connection refused, no such host) in their sources.
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {

@@ -10,7 +10,7 @@ use super::{Engine, EngineError, Outcome, OutputSink, Request, Scope, Stream, Sw
 /// How the fake engine answers a step, by step id.
 #[derive(Debug, Clone)]
 pub enum Behaviour {
-    Answer(Outcome),
+    Answer(Box<Outcome>),
     Fail(EngineError),
     Panic,
     /// Never answers: the step's timeout or an interrupt ends it.
@@ -23,6 +23,8 @@ pub struct FakeEngine {
     /// Every call, in order: `perform STEP WHAT`, `end_step STEP`, `end_lesson LESSON`,
     /// `end_run RUN`, `sweep`.
     pub calls: Mutex<Vec<String>>,
+    /// The kind of engine it plays; `None` plays a cluster.
+    pub kind: Option<super::kind::EngineKind>,
 }
 
 impl FakeEngine {
@@ -46,7 +48,10 @@ impl FakeEngine {
 /// What a request names, so a test can see how the runner resolved it.
 fn describe(request: &Request) -> String {
     match request {
-        Request::Run(spec) => format!("run {}", spec.image),
+        Request::Run(spec) => match &spec.user {
+            Some(user) => format!("run {} as {user}", spec.image),
+            None => format!("run {}", spec.image),
+        },
         Request::Serve(spec) => format!("serve {}", spec.image),
         Request::Build { tag, args, .. } => format!(
             "build {tag} BASE={}",
@@ -65,6 +70,10 @@ fn describe(request: &Request) -> String {
 
 #[async_trait::async_trait]
 impl Engine for FakeEngine {
+    fn kind(&self) -> Option<super::kind::EngineKind> {
+        self.kind
+    }
+
     async fn perform(
         &self,
         request: &Request,
@@ -82,7 +91,7 @@ impl Engine for FakeEngine {
                     ..Default::default()
                 })
             }
-            Some(Behaviour::Answer(outcome)) => Ok(outcome),
+            Some(Behaviour::Answer(outcome)) => Ok(*outcome),
             Some(Behaviour::Fail(e)) => Err(e),
             Some(Behaviour::Panic) => panic!("the fake engine panics in {}", scope.step),
             Some(Behaviour::Hang) => std::future::pending().await,

@@ -3,9 +3,10 @@
 
 mod chunks;
 pub mod docker;
-mod error;
+pub(crate) mod error;
 #[cfg(test)]
 pub mod fake;
+pub mod kind;
 pub mod kube;
 pub mod kubeconfig;
 pub mod labels;
@@ -95,6 +96,10 @@ pub enum AuditRequest {
     Image {
         image: String,
     },
+    /// A container the lab starts, audited while it runs, then removed.
+    Running {
+        spec: Box<ContainerSpec>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -120,7 +125,7 @@ pub struct Outcome {
     pub image_user: Option<String>,
     /// Files with the setuid or setgid bit, whoever owns them.
     pub special_files: Option<Vec<SpecialFile>>,
-    /// Processes of a running container, as the engine's host sees them.
+    /// Processes of a running container, with the uids they have inside it.
     pub processes: Option<Vec<Process>>,
     /// What the auditor found, when the step audited something.
     pub findings: Option<Vec<crate::audit::Finding>>,
@@ -128,8 +133,16 @@ pub struct Outcome {
     pub host_files: Option<Vec<HostFile>>,
     /// Whether a container the learner ran is still running.
     pub running: Option<bool>,
+    /// How the step's containers' ids map to the host's, read for steps whose checks
+    /// compare a container's uid with a host file's owner.
+    pub id_maps: Option<kind::IdMaps>,
     /// Facts worth telling the learner (e.g. "exited before answering").
     pub notes: Vec<String>,
+    /// The engine refused to create or start the step's container: its message.
+    pub refusal: Option<String>,
+    /// The host's own root (pid 1) `CapEff`, read beside a step that printed its own,
+    /// when the engine is on this machine.
+    pub host_capabilities: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -204,6 +217,17 @@ pub trait Engine: Send + Sync {
 
     /// The server's (major, minor) version, for steps that need a newer one.
     fn server_version(&self) -> Option<(u32, u32)> {
+        None
+    }
+
+    /// Why this engine cannot perform `request` at all (a port to publish on an engine
+    /// with no network for it): the step is then skipped with this reason.
+    fn cannot(&self, _request: &Request) -> Option<String> {
+        None
+    }
+
+    /// What kind of container engine this is; `None` for a cluster.
+    fn kind(&self) -> Option<kind::EngineKind> {
         None
     }
 }

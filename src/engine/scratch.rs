@@ -45,6 +45,22 @@ impl Scratch {
         &self.path
     }
 
+    /// Puts a private file (mode 600) with `text` in the folder.
+    pub fn seed(&self, name: &str, text: &str) -> std::io::Result<()> {
+        let path = self.path.join(name);
+        std::fs::write(&path, text)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+    }
+
+    /// Gives the folder and what is in it to `uid:gid` on the host.
+    pub fn give_to(&self, uid: u32, gid: u32) -> std::io::Result<()> {
+        std::os::unix::fs::lchown(&self.path, Some(uid), Some(gid))?;
+        for entry in std::fs::read_dir(&self.path)?.flatten() {
+            std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid))?;
+        }
+        Ok(())
+    }
+
     /// The folder's entries as the host sees them (not following links).
     pub fn files(&self) -> Vec<HostFile> {
         let mut files: Vec<HostFile> = std::fs::read_dir(&self.path)

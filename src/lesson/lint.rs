@@ -148,114 +148,157 @@ fn lint_lesson(
                 ),
             ));
         }
-        if let Some(exercise) = &step.exercise {
-            super::exercise_lint::lint_exercise(
-                files, images, lesson, step, exercise, file, text, start, out,
-            );
-            continue;
+        let cx = StepContext {
+            files,
+            images,
+            lesson,
+            built: &built,
+            all_built: &all_built,
+            file,
+            text,
+        };
+        lint_step(&cx, step, start, out);
+        super::cases_lint::lint_cases(&cx, step, start, out);
+        if let Action::Build(b) = &step.action {
+            built.insert(&b.tag);
         }
-        if matches!(step.action, Action::Exercise) {
-            out.push(at(
-                file,
-                step_pos,
-                format!(
-                    "step `{}` has no `action:`: say what the lab performs (or make it an `exercise:`)",
-                    step.id
-                ),
-            ));
-            continue;
-        }
-        if step.expect.is_empty() {
-            out.push(at(
-                file,
-                step_pos,
-                format!(
-                    "step `{}` has no expectation: add `expect:` with what must be true",
-                    step.id
-                ),
-            ));
-        }
-        for expect in &step.expect {
-            if let Some(pattern) = expect.pattern() {
-                if let Err(e) = regex::Regex::new(pattern) {
-                    let detail = e.to_string();
-                    let last = detail.lines().last().unwrap_or("").trim().to_string();
-                    out.push(at(
-                        file,
-                        find(expect.kind(), ""),
-                        format!(
-                            "step `{}`: the regex `{pattern}` does not compile: {last}",
-                            step.id
-                        ),
-                    ));
-                }
-            }
-        }
-        lint_action(files, images, step, &step.action, &built, &find, file, out);
-        lint_proof(files, step, text, start, file, out);
-        if let Some(result) = step.control_action() {
-            let control_line = locate::find_key(text, start, "control")
-                .map(|p| p.line)
-                .unwrap_or(start);
-            let control_pos = Pos {
-                line: control_line,
-                column: 1,
-            };
-            let find_in_control = |key: &str, value: &str| {
-                locate::find_value(text, control_line, key, value).unwrap_or(control_pos)
-            };
-            match result {
-                Err(e) => {
-                    // Point at the field the action lacks, when that is the trouble.
-                    let field = e
-                        .split("unknown field `")
-                        .nth(1)
-                        .and_then(|rest| rest.split('`').next());
-                    let pos = field
-                        .and_then(|f| locate::find_key(text, control_line, f))
-                        .unwrap_or(control_pos);
-                    out.push(at(
-                        file,
-                        pos,
-                        format!(
-                            "step `{}`: the control does not fit the action: {e}",
-                            step.id
-                        ),
-                    ))
-                }
-                // A control runs after the lesson: every image the lesson builds is there.
-                Ok(action) => lint_action(
-                    files,
-                    images,
-                    step,
-                    &action,
-                    &all_built,
-                    &find_in_control,
-                    file,
-                    out,
-                ),
-            }
-            if step.platform == Platform::Kubernetes
-                && step.control.as_ref().is_some_and(|c| c.engine.is_some())
-            {
+    }
+}
+
+/// What every rule on one step reads besides the step: the lab, the lesson, the images
+/// built before it (and by the whole lesson, for controls), and where the text is.
+pub(super) struct StepContext<'a> {
+    pub files: &'a LabFiles,
+    pub images: &'a ImageMap,
+    pub lesson: &'a Lesson,
+    pub built: &'a HashSet<&'a str>,
+    pub all_built: &'a HashSet<&'a str>,
+    pub file: &'a str,
+    pub text: &'a str,
+}
+
+/// Everything a step must be, from its action on: run for the step as written and for
+/// each of its cases, whose lines `start` points at.
+pub(super) fn lint_step(cx: &StepContext, step: &Step, start: usize, out: &mut Vec<Diagnostic>) {
+    let StepContext {
+        files,
+        images,
+        lesson,
+        built,
+        all_built,
+        file,
+        text,
+    } = *cx;
+    let step_pos = Pos {
+        line: start,
+        column: 1,
+    };
+    let find =
+        |key: &str, value: &str| locate::find_value(text, start, key, value).unwrap_or(step_pos);
+    if let Some(exercise) = &step.exercise {
+        super::exercise_lint::lint_exercise(
+            files, images, lesson, step, exercise, file, text, start, out,
+        );
+        return;
+    }
+    if matches!(step.action, Action::Exercise) {
+        out.push(at(
+            file,
+            step_pos,
+            format!(
+                "step `{}` has no `action:`: say what the lab performs (or make it an `exercise:`)",
+                step.id
+            ),
+        ));
+        return;
+    }
+    if step.expect.is_empty() {
+        out.push(at(
+            file,
+            step_pos,
+            format!(
+                "step `{}` has no expectation: add `expect:` with what must be true",
+                step.id
+            ),
+        ));
+    }
+    for expect in &step.expect {
+        if let Some(pattern) = expect.pattern() {
+            if let Err(e) = regex::Regex::new(pattern) {
+                let detail = e.to_string();
+                let last = detail.lines().last().unwrap_or("").trim().to_string();
                 out.push(at(
+                    file,
+                    find(expect.kind(), ""),
+                    format!(
+                        "step `{}`: the regex `{pattern}` does not compile: {last}",
+                        step.id
+                    ),
+                ));
+            }
+        }
+    }
+    lint_action(files, images, step, &step.action, built, &find, file, out);
+    lint_proof(files, step, text, start, file, out);
+    if let Some(result) = step.control_action() {
+        let control_line = locate::find_key(text, start, "control")
+            .map(|p| p.line)
+            .unwrap_or(start);
+        let control_pos = Pos {
+            line: control_line,
+            column: 1,
+        };
+        let find_in_control = |key: &str, value: &str| {
+            locate::find_value(text, control_line, key, value).unwrap_or(control_pos)
+        };
+        match result {
+            Err(e) => {
+                // Point at the field the action lacks, when that is the trouble.
+                let field = e
+                    .split("unknown field `")
+                    .nth(1)
+                    .and_then(|rest| rest.split('`').next());
+                let pos = field
+                    .and_then(|f| locate::find_key(text, control_line, f))
+                    .unwrap_or(control_pos);
+                out.push(at(
+                    file,
+                    pos,
+                    format!(
+                        "step `{}`: the control does not fit the action: {e}",
+                        step.id
+                    ),
+                ))
+            }
+            // A control runs after the lesson: every image the lesson builds is there.
+            Ok(action) => lint_action(
+                files,
+                images,
+                step,
+                &action,
+                all_built,
+                &find_in_control,
+                file,
+                out,
+            ),
+        }
+        if step.platform == Platform::Kubernetes
+            && step.control.as_ref().is_some_and(|c| c.engine.is_some())
+        {
+            out.push(at(
                     file,
                     find_in_control("engine", ""),
                     format!("step `{}`: `engine` picks a Docker engine; a Kubernetes step's control cannot have one", step.id),
                 ));
-            }
         }
-        if let Some(hand) = &step.check {
-            if hand.expect.is_empty() || matches!(hand.action, Action::Build(_)) {
-                out.push(at(
+    }
+    if let Some(hand) = &step.check {
+        if hand.expect.is_empty() || matches!(hand.action, Action::Build(_)) {
+            out.push(at(
                     file,
                     find("check", ""),
                     format!("step `{}`: `check` inspects what the learner made (not a build) and needs `expect:`", step.id),
                 ));
-            }
-        }
-        if let Action::Build(b) = &step.action {
-            built.insert(&b.tag);
         }
     }
 }
@@ -309,12 +352,12 @@ fn lint_action(
                     ),
                 ));
             }
-            if !serve && (c.port.is_some() || !c.exec.is_empty()) {
+            if !serve && (c.port.is_some() || c.host_port.is_some() || !c.exec.is_empty()) {
                 out.push(at(
                     file,
                     find("port", ""),
                     format!(
-                        "step `{}`: `port` and `exec` belong to `serve`, not `run`",
+                        "step `{}`: `port`, `host_port` and `exec` belong to `serve`, not `run`",
                         step.id
                     ),
                 ));
@@ -399,7 +442,7 @@ fn lint_action(
                     file,
                     find("audit", ""),
                     format!(
-                        "step `{}`: `audit` takes exactly one of dockerfile, manifest, image",
+                        "step `{}`: `audit` takes exactly one of dockerfile, manifest, image, running",
                         step.id
                     ),
                 ));
@@ -519,17 +562,26 @@ fn lint_proof(
                 find(kind, ""),
                 format!("step `{}`: `sysctl` without `one_of` accepts every value: list the values that prove the claim, or mark the step `observe: true`", step.id),
             ),
+            Expect::Refused(_) if !matches!(step.action, Action::Run(_) | Action::Serve(_)) => say(
+                find(kind, ""),
+                format!("step `{}`: `refused` judges an engine's refusal to start a container: it belongs to `run` or `serve`", step.id),
+            ),
             Expect::Capabilities(c) => {
-                for name in c.includes.iter().filter(|n| !crate::check::is_capability(n)) {
+                for name in c
+                    .includes
+                    .iter()
+                    .chain(&c.lacks)
+                    .filter(|n| !crate::check::is_capability(n))
+                {
                     say(
                         find(kind, ""),
                         format!("step `{}`: `{name}` is not a Linux capability (CAP_CHOWN, NET_BIND_SERVICE, ...)", step.id),
                     );
                 }
-                if !c.none && c.includes.is_empty() {
+                if !c.none && c.includes.is_empty() && c.lacks.is_empty() {
                     say(
                         find(kind, ""),
-                        format!("step `{}`: `capabilities` needs `includes:` or `none: true`", step.id),
+                        format!("step `{}`: `capabilities` needs `includes:`, `lacks:` or `none: true`", step.id),
                     );
                 }
             }

@@ -1,5 +1,7 @@
 //! Lessons: the model, where the files come from, and the linter.
 
+pub mod cases;
+mod cases_lint;
 pub mod exercise;
 mod exercise_lint;
 pub mod lint;

@@ -94,14 +94,38 @@ pub struct Step {
     /// engines), so it has no control and never counts as proof.
     #[serde(default)]
     pub observe: bool,
-    /// Which Docker engine runs the step: the machine's own (default) or the second
-    /// engine with user-namespace remapping (`userns`, from `NONROOT_LAB_USERNS_HOST`).
+    /// Which Docker engine runs the step: the machine's own (default), the second
+    /// engine with user-namespace remapping (`userns`, from `NONROOT_LAB_USERNS_HOST`),
+    /// or a rootless one (`rootless`).
     #[serde(default)]
     pub engine: EngineChoice,
     /// "Your turn": a task the learner does by hand in the lesson's workspace, judged by
     /// `check:`. The lab never performs it; `verify` leaves it to `nonroot-lab check`.
     #[serde(default)]
     pub exercise: Option<super::exercise::Exercise>,
+    /// The kinds of engine the step runs on (`rootful`, `rootless-podman`, ...); on any
+    /// other it is skipped with the reason. Empty: every kind.
+    #[serde(default)]
+    pub when: Vec<String>,
+    /// The step shows what happens where a base image already has a user with this uid
+    /// (seed 003's `useradd -u 1000` on ubuntu:24.04): on a base without one it is
+    /// skipped with the reason.
+    #[serde(default)]
+    pub needs_uid: Option<NeedsUid>,
+    /// What the step proves instead on other kinds of engine (see `cases.rs`).
+    #[serde(default)]
+    pub cases: Vec<super::cases::Case>,
+    /// The engine kind and case this step was made for, once it was (`for_kind`).
+    #[serde(skip)]
+    pub applied: Option<super::cases::AppliedCase>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeedsUid {
+    /// A logical image, resolved through the image map.
+    pub image: String,
+    pub uid: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, Default)]
@@ -110,6 +134,7 @@ pub enum EngineChoice {
     #[default]
     Default,
     Userns,
+    Rootless,
 }
 
 impl EngineChoice {
@@ -117,17 +142,20 @@ impl EngineChoice {
         match self {
             EngineChoice::Default => "default",
             EngineChoice::Userns => "userns",
+            EngineChoice::Rootless => "rootless",
         }
     }
 }
 
 /// A negative control: `why` says what it undoes, `engine` may move it to the other
-/// Docker engine, and every other key replaces the field of the step's action with the
-/// same name (`user: "0"`, `manifest: pod-root.yaml`, `env: [MODE=777]`).
+/// Docker engine, `when` names the kinds of engine on which it undoes the point (it is
+/// skipped on others), and every other key replaces the field of the step's action with
+/// the same name (`user: "0"`, `manifest: pod-root.yaml`, `env: [MODE=777]`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Control {
     pub why: String,
     pub engine: Option<EngineChoice>,
+    pub when: Vec<String>,
     pub fields: BTreeMap<String, serde_json::Value>,
 }
 
@@ -151,6 +179,12 @@ impl<'de> Deserialize<'de> for Control {
             None => None,
             Some(v) => Some(EngineChoice::deserialize(v).map_err(D::Error::custom)?),
         };
+        let when = match map.remove("when") {
+            None => Vec::new(),
+            Some(v) => Vec::<String>::deserialize(v).map_err(|_| {
+                D::Error::custom("a control's `when` is a list of engine kinds, e.g. [rootful]")
+            })?,
+        };
         if map.is_empty() && engine.is_none() {
             return Err(D::Error::custom(
                 "a control changes something: give at least one field of the action (or `engine`)",
@@ -164,6 +198,7 @@ impl<'de> Deserialize<'de> for Control {
         Ok(Control {
             why,
             engine,
+            when,
             fields,
         })
     }
@@ -187,28 +222,7 @@ impl Step {
 }
 
 fn apply_control(action: &Action, control: &Control) -> Result<Action, String> {
-    let mut value = serde_json::to_value(action).map_err(|e| e.to_string())?;
-    let Some((kind, inner)) = value
-        .as_object_mut()
-        .and_then(|o| o.iter_mut().next())
-        .map(|(k, v)| (k.clone(), v))
-    else {
-        return Err("the action is not a mapping".to_string());
-    };
-    let Some(fields) = inner.as_object_mut() else {
-        return Err(format!("`{kind}` takes no fields to replace"));
-    };
-    for (key, v) in &control.fields {
-        fields.insert(key.clone(), v.clone());
-    }
-    serde_json::from_value::<Action>(value).map_err(|e| {
-        let text = e.to_string();
-        if text.starts_with("unknown field") {
-            format!("`{kind}` has no such field: {text}")
-        } else {
-            text
-        }
-    })
+    super::cases::set_fields(action, &control.fields)
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -279,7 +293,13 @@ impl Action {
             Action::Build(b) => b.base.as_deref().into_iter().collect(),
             Action::InspectImage(i) => vec![i.image.as_str()],
             Action::Apply(_) => vec![],
-            Action::Audit(a) => a.base.iter().chain(&a.image).map(String::as_str).collect(),
+            Action::Audit(a) => a
+                .base
+                .iter()
+                .chain(&a.image)
+                .map(String::as_str)
+                .chain(a.running.iter().map(|r| r.image.as_str()))
+                .collect(),
             Action::Exercise | Action::InspectContainer(_) | Action::InspectPod(_) => vec![],
         }
     }
@@ -331,6 +351,9 @@ pub struct ContainerSpec {
     /// Serve only: the port inside the container, published on a free host port.
     #[serde(default)]
     pub port: Option<u16>,
+    /// Serve only: the host port to publish it on, instead of a free one.
+    #[serde(default)]
+    pub host_port: Option<u16>,
     /// Serve only: the HTTP path to probe.
     #[serde(default = "default_path")]
     pub path: String,
@@ -353,7 +376,18 @@ pub struct ScratchSpec {
     pub at: String,
     /// Its mode on the host, in octal as `chmod` takes it: `1777` like `/tmp`, `755`.
     pub mode: String,
+    /// The folder belongs on the host to the id this container uid is there (`0`: the
+    /// engine's own user on a rootless engine), instead of to the lab's user.
+    #[serde(default)]
+    pub owned_by: Option<u32>,
+    /// A private file (mode 600) the lab puts in the folder first, owned as the folder
+    /// is, holding [`SCRATCH_FILE_TEXT`].
+    #[serde(default)]
+    pub file: Option<String>,
 }
+
+/// What the lab writes into a scratch folder's `file`.
+pub const SCRATCH_FILE_TEXT: &str = "private notes of the folder's owner\n";
 
 impl ScratchSpec {
     /// The mode as a number, when it is octal and at most 7777.
@@ -394,6 +428,7 @@ impl ContainerSpec {
             workdir: None,
             hostname: None,
             port: None,
+            host_port: None,
             path: default_path(),
             ready_timeout: default_ready(),
             exec: Vec::new(),
@@ -444,7 +479,7 @@ fn default_pod_ready() -> u64 {
 }
 
 /// What to audit: exactly one of `dockerfile` (in `dockerfiles/`), `manifest` (in
-/// `manifests/`) or `image`. In a hand check, paths are the learner's own files, relative
+/// `manifests/`), `image`, or a container the lab starts (`running`). In a hand check, paths are the learner's own files, relative
 /// to where they started the lab.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -461,14 +496,18 @@ pub struct AuditSpec {
     /// The Dockerfile stage that ships (`--target`).
     #[serde(default)]
     pub target: Option<String>,
+    /// A container the lab starts and audits while it runs, as `audit running` does.
+    #[serde(default)]
+    pub running: Option<ContainerSpec>,
 }
 
 impl AuditSpec {
-    /// How many of dockerfile, manifest and image are given: lint wants exactly one.
+    /// How many of dockerfile, manifest, image and running are given: lint wants one.
     pub fn targets(&self) -> usize {
         usize::from(self.dockerfile.is_some())
             + usize::from(self.manifest.is_some())
             + usize::from(self.image.is_some())
+            + usize::from(self.running.is_some())
     }
 }
 
@@ -505,6 +544,9 @@ pub enum Expect {
     Capabilities(CapabilitiesExpect),
     /// A bind to `port` as non-root did what the port floor read in stdout says it must.
     PortFloor(PortFloorExpect),
+    /// The engine refused to start the container, with a message containing this: a
+    /// uid it cannot map, a port it may not publish.
+    Refused(String),
 }
 
 impl Expect {
@@ -530,6 +572,7 @@ impl Expect {
             Expect::HostFile(_) => "host_file",
             Expect::Capabilities(_) => "capabilities",
             Expect::PortFloor(_) => "port_floor",
+            Expect::Refused(_) => "refused",
         }
     }
 
@@ -620,6 +663,17 @@ pub struct HostFileExpect {
     /// number depends on the host's /etc/subuid).
     #[serde(default)]
     pub non_root_owner: Option<bool>,
+    /// The owner on the host is not the container's own uid: the engine remapped it.
+    #[serde(default)]
+    pub remapped: Option<bool>,
+    /// The owner is the host uid that this container uid is on this engine: itself on
+    /// rootful Docker, the engine's user for root on a rootless one, a subordinate id
+    /// otherwise (read from the engine's uid map).
+    #[serde(default)]
+    pub container_uid: Option<u32>,
+    /// The group is the host gid that this container gid is on this engine.
+    #[serde(default)]
+    pub container_gid: Option<u32>,
     /// The file must not exist.
     #[serde(default)]
     pub absent: bool,
@@ -634,6 +688,9 @@ pub struct CapabilitiesExpect {
     /// No capability at all.
     #[serde(default)]
     pub none: bool,
+    /// Capability names that must not be effective: what the default set leaves out.
+    #[serde(default)]
+    pub lacks: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

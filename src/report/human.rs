@@ -34,6 +34,9 @@ pub fn step_block(r: &StepReport) -> String {
         r.title,
         r.elapsed_ms as f64 / 1000.0
     );
+    if let (Some(kind), Some(case)) = (r.engine, &r.case) {
+        let _ = writeln!(text, "      on {}: {case}", kind.title());
+    }
     match r.status {
         Status::Passed => {
             if r.observe {
@@ -188,6 +191,8 @@ mod tests {
             elapsed_ms: 1234,
             observe: false,
             control: None,
+            engine: None,
+            case: None,
         }
     }
 
@@ -242,6 +247,7 @@ mod tests {
             }],
             command: "docker run --rm ubuntu id".into(),
             elapsed_ms: 400,
+            engine: None,
         }
     }
 

@@ -1,18 +1,21 @@
 use serde::Serialize;
 
-use super::Summary;
+use super::{EngineLine, Summary};
 use crate::runner::StepReport;
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
     run_id: &'a str,
+    /// The engines the run used, each with its kind.
+    engines: &'a [EngineLine],
     summary: Summary,
     steps: &'a [StepReport],
 }
 
-pub fn render(run_id: &str, reports: &[StepReport]) -> String {
+pub fn render(run_id: &str, engines: &[EngineLine], reports: &[StepReport]) -> String {
     let report = JsonReport {
         run_id,
+        engines,
         summary: Summary::of(reports),
         steps: reports,
     };

@@ -6,7 +6,7 @@ use super::human::{control_block, failure_text};
 use crate::runner::{ControlStatus, Status, StepReport};
 
 /// One suite per lesson, one case per step; failures carry expected and actual.
-pub fn render(run_id: &str, reports: &[StepReport]) -> String {
+pub fn render(run_id: &str, engines: &[super::EngineLine], reports: &[StepReport]) -> String {
     let mut report = Report::new(format!("nonroot-lab verify {run_id}"));
     let mut lessons: Vec<&str> = Vec::new();
     for r in reports {
@@ -16,6 +16,12 @@ pub fn render(run_id: &str, reports: &[StepReport]) -> String {
     }
     for lesson in lessons {
         let mut suite = TestSuite::new(lesson);
+        for e in engines {
+            suite.add_property(quick_junit::Property::new(
+                format!("nonroot-lab.engine.{}", e.role),
+                format!("{} {} at {}", e.kind_title, e.version, e.host),
+            ));
+        }
         for r in reports.iter().filter(|r| r.lesson == lesson) {
             let mut status = match r.status {
                 Status::Passed => TestCaseStatus::success(),

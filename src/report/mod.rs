@@ -8,6 +8,34 @@ use serde::Serialize;
 
 use crate::runner::{ControlStatus, Status, StepReport};
 
+/// An engine the run used, as the report names it: which case of each engine-dependent
+/// step the run proved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EngineLine {
+    /// `default` (the machine's), `userns` or `rootless`: the `engine:` steps name.
+    pub role: &'static str,
+    pub kind: crate::engine::kind::EngineKind,
+    pub kind_title: &'static str,
+    pub product: &'static str,
+    pub version: String,
+    pub host: String,
+    pub found_by: String,
+}
+
+impl EngineLine {
+    /// `rootless Podman 4.3.1 at unix:///run/user/1000/podman/podman.sock (found by DOCKER_HOST)`
+    pub fn text(&self) -> String {
+        let role = match self.role {
+            "default" => "engine".to_string(),
+            other => format!("{other} engine"),
+        };
+        format!(
+            "{role}: {} {} at {} (found by {})",
+            self.kind_title, self.version, self.host, self.found_by
+        )
+    }
+}
+
 /// The counts of a run. An observed step that passed is counted as `observed`, never
 /// as `passed`: it showed a value and proved nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

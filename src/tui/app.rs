@@ -66,6 +66,8 @@ pub enum Msg {
     /// The runner finished (or could not start) the requested step.
     RunEnded,
     Engine(EngineStatus),
+    /// The machine's engine said its kind: the steps become their cases for it.
+    EngineKind(crate::engine::kind::EngineKind),
     /// Back from the editor or the shell the lab stepped aside for.
     Resumed {
         what: String,
@@ -90,6 +92,8 @@ pub enum Effect {
         step: String,
     },
     Quit,
+    /// Make each step the case of this kind of engine (lessons, tasks, commands).
+    Specialize(crate::engine::kind::EngineKind),
     /// Step aside for the learner's editor on this file, then come back.
     Edit {
         file: std::path::PathBuf,
@@ -275,6 +279,7 @@ impl App {
                 self.engine = status;
                 vec![]
             }
+            Msg::EngineKind(kind) => vec![Effect::Specialize(kind)],
             Msg::Wheel { up, column, row } => {
                 let pane = self.pane_at(column, row);
                 self.scroll(pane, up, 3);

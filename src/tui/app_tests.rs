@@ -36,6 +36,8 @@ fn report(app: &App, status: Status) -> StepReport {
         elapsed_ms: 10,
         observe: false,
         control: None,
+        engine: None,
+        case: None,
     }
 }
 
@@ -56,7 +58,7 @@ fn opening_a_lesson_selects_the_next_step_to_do_and_scrolls_to_its_section() {
         .iter()
         .map(|s| s.content.as_ref())
         .collect();
-    assert_eq!(top, "The same container as uid 4242");
+    assert_eq!(top, "Root's files on the host");
 }
 
 #[test]
@@ -105,7 +107,7 @@ fn run_asks_the_runner_and_the_report_updates_progress() {
     assert!(a.progress.passed("01-why-non-root", "root-sees-host"));
     assert_eq!(
         (a.lesson_progress(0).passed, a.lesson_progress(0).all),
-        (1, 4)
+        (1, 5)
     );
 }
 
@@ -455,4 +457,24 @@ fn a_step_that_runs_a_lesson_built_image_asks_for_its_build_first() {
         a.update(Msg::Key(Key::Run)).as_slice(),
         [Effect::Run { .. }]
     ));
+}
+
+#[test]
+fn the_engines_kind_makes_the_lessons_its_cases() {
+    let mut a = app();
+    let kind = crate::engine::kind::EngineKind::RootlessPodman;
+    assert_eq!(
+        a.update(Msg::EngineKind(kind)),
+        vec![Effect::Specialize(kind)]
+    );
+    // What the loop then does: each step made for that kind, kept as made.
+    let made = a.lessons[0].for_engines(|_, _| Some(kind));
+    let shadow = &made.steps[0];
+    assert!(shadow.title.contains("refused"), "{}", shadow.title);
+    assert_eq!(shadow.applied.as_ref().unwrap().engine, kind);
+    let again = made.for_engines(|_, _| Some(crate::engine::kind::EngineKind::RootfulDocker));
+    assert_eq!(
+        again.steps[0].title, shadow.title,
+        "made once, for one kind"
+    );
 }

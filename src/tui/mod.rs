@@ -67,16 +67,22 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
         target,
         controls: false,
     };
-    let mut commands = std::collections::HashMap::new();
-    for lesson in &lessons {
-        let plan = plan_for(lesson.clone(), None);
-        for (i, step) in lesson.steps.iter().enumerate() {
-            commands.insert(
-                (lesson.id.clone(), step.id.clone()),
-                runner::step_command(&plan, lesson, i),
-            );
+    let commands_of = |lessons: &[crate::lesson::Lesson]| {
+        let mut commands = std::collections::HashMap::new();
+        for lesson in lessons {
+            let plan = plan_for(lesson.clone(), None);
+            for (i, step) in lesson.steps.iter().enumerate() {
+                commands.insert(
+                    (lesson.id.clone(), step.id.clone()),
+                    runner::step_command(&plan, lesson, i),
+                );
+            }
         }
-    }
+        commands
+    };
+    let commands = commands_of(&lessons);
+    // As written, until the engine says its kind: then each step is its case there.
+    let written = lessons.clone();
     let size = terminal.size().unwrap_or_default();
     let mut app = App::new(
         lessons,
@@ -107,6 +113,7 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
     let wants = Wants {
         docker: Want::IfThere,
         userns: true,
+        rootless: true,
         kube: Want::IfThere,
         sweep_stale: true,
         namespace: true,
@@ -202,6 +209,22 @@ pub async fn run(files: LabFiles, images: ImageMap, kube_options: KubeOptions) -
                     Effect::Publish(ended) => publisher.step(ended),
                     Effect::PublishSolution { lesson, step } => {
                         publisher.solution_shown(&lesson, &step)
+                    }
+                    Effect::Specialize(kind) => {
+                        use crate::lesson::model::EngineChoice;
+                        app.lessons = written
+                            .iter()
+                            .map(|l| {
+                                l.for_engines(|platform, choice| {
+                                    (platform == crate::lesson::Platform::Docker
+                                        && choice == EngineChoice::Default)
+                                        .then_some(kind)
+                                })
+                            })
+                            .collect();
+                        app.workspaces =
+                            exercise_workspaces(&files, &app.lessons, &images, &namespace);
+                        app.commands = commands_of(&app.lessons);
                     }
                     Effect::Run { lesson, step, mode } => {
                         log::append(&format!("{mode:?} {}/{step}", app.lessons[lesson].id));
@@ -386,20 +409,19 @@ fn engine_notices(tx: mpsc::UnboundedSender<Msg>) -> Notify {
     Arc::new(move |notice| match notice {
         Notice::Swept(what) => log::append(&what),
         Notice::Docker(Ok(engine)) => {
-            let (engine, tx) = (engine.clone(), tx.clone());
-            tokio::spawn(async move {
-                let version = match engine.facts().await {
-                    Ok(f) => format!("{} (API {})", f.version, f.negotiated_api),
-                    Err(_) => "(version unknown)".to_string(),
-                };
-                let _ = tx.send(Msg::Engine(EngineStatus::Docker(version)));
-            });
+            let f = engine.facts();
+            // The kind leads: which case of each engine-dependent step is the learner's.
+            let what = format!("{} {}", f.profile.kind_title, f.profile.version);
+            let _ = tx.send(Msg::Engine(EngineStatus::Docker(what)));
+            let _ = tx.send(Msg::EngineKind(f.profile.kind));
         }
         Notice::Docker(Err(e)) => {
             log::append(&format!("engine: {e}"));
             let _ = tx.send(Msg::Engine(EngineStatus::Missing(e.to_string())));
         }
         Notice::Userns(Err(e)) => log::append(&format!("remapped engine: {e}")),
+        Notice::Rootless(Err(e)) => log::append(&format!("rootless engine: {e}")),
+        Notice::Rootless(Ok(_)) => {}
         Notice::Kube(Err(e)) => log::append(&format!("kubernetes: {e}")),
         Notice::Userns(Ok(_)) | Notice::Kube(Ok(_)) => {}
     })

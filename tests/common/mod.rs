@@ -104,6 +104,32 @@ pub fn userns_configured() -> bool {
     set
 }
 
+/// Whether a rootless engine is configured for lesson 09's side-by-side steps
+/// (`NONROOT_LAB_ROOTLESS_HOST`). Under `CI=true` it must be: `.ci/run` sets it.
+pub fn rootless_configured() -> bool {
+    let set = std::env::var("NONROOT_LAB_ROOTLESS_HOST").is_ok_and(|h| !h.is_empty());
+    if !set && std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true but NONROOT_LAB_ROOTLESS_HOST is not set: .ci/run starts ../shared/rootless and sets it");
+    }
+    if !set {
+        eprintln!("note: no rootless engine configured: lesson 09's rootless steps must be skipped with the reason");
+    }
+    set
+}
+
+/// A JSON report of a run that must pass (exit 0), read; a failure leads with the steps
+/// that did not pass.
+pub fn passed_report(out: &Output, what: &str) -> serde_json::Value {
+    let (stdout, stderr) = text(out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{what}: not passed:\n{}\n{stderr}\n{stdout}",
+        not_passed(&stdout)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{what}: {e}: {stdout}"))
+}
+
 /// A JSON report's steps that did not pass (and their controls that were not rejected),
 /// one line each: a failure message leads with these, since CI shows only part of a
 /// long output and the whole report would push them out of view.
@@ -131,5 +157,75 @@ pub fn not_passed(report_json: &str) -> String {
         "(every step passed or was skipped)".to_string()
     } else {
         lines.join("\n")
+    }
+}
+
+/// The rootless engines of `../shared/rootless` (`ROOTLESS_DOCKER_HOST`,
+/// `ROOTLESS_PODMAN_HOST`, from its `up.sh`), as (kind, host). Under `CI=true` both must
+/// be set: `.ci/run` starts them. Otherwise the tests that need them say they skipped.
+pub fn rootless_engines() -> Vec<(&'static str, String)> {
+    let mut found = Vec::new();
+    for (kind, var) in [
+        ("rootless-docker", "ROOTLESS_DOCKER_HOST"),
+        ("rootless-podman", "ROOTLESS_PODMAN_HOST"),
+    ] {
+        match std::env::var(var).ok().filter(|h| !h.is_empty()) {
+            Some(host) => found.push((kind, host)),
+            None if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("CI=true but {var} is not set: .ci/run starts ../shared/rootless")
+            }
+            None => eprintln!("skipped on {kind}: {var} is not set (../shared/rootless/up.sh, then . /tmp/rootless/env)"),
+        }
+    }
+    found
+}
+
+/// The remapped engine's host, when configured.
+pub fn userns_host() -> Option<String> {
+    std::env::var("NONROOT_LAB_USERNS_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+}
+
+/// Runs the docker CLI against `host` and says what it printed, failing the test when
+/// the CLI fails: a test must not read "nothing" from an engine it could not ask.
+pub fn docker_on(host: &str, args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .arg("-H")
+        .arg(host)
+        .args(args)
+        .output()
+        .expect("docker CLI");
+    assert!(
+        out.status.success(),
+        "docker -H {host} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Copies every image of the map that `host` lacks from the machine's engine, as a
+/// learner loads them (`docker save | docker load`).
+pub fn ensure_lab_images_on(host: &str) {
+    for (_, reference) in images().iter() {
+        let have = Command::new("docker")
+            .args(["-H", host, "image", "inspect", reference])
+            .output()
+            .expect("docker CLI");
+        if have.status.success() {
+            continue;
+        }
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "docker save '{reference}' | docker -H '{host}' load -q"
+            ))
+            .output()
+            .expect("bash");
+        assert!(
+            out.status.success(),
+            "loading {reference} into {host}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+/// How `doctor` says the default socket was found.
+pub const DEFAULT_SOURCE: &str = "default socket";
 
 /// The engine address and where it was found, for `doctor`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +47,7 @@ pub fn endpoint() -> Endpoint {
     if let Some(e) = context_endpoint() {
         return e;
     }
-    Endpoint::plain(DEFAULT_HOST.to_string(), "default socket".to_string())
+    Endpoint::plain(DEFAULT_HOST.to_string(), DEFAULT_SOURCE.to_string())
 }
 
 /// `ssh://` engines need an ssh client the lab does not carry: said plainly, with the
@@ -68,6 +70,65 @@ pub fn userns_endpoint() -> Option<Endpoint> {
         .ok()
         .filter(|h| !h.trim().is_empty())
         .map(|host| Endpoint::plain(host, USERNS_HOST.to_string()))
+}
+
+/// Where a rootless engine for lesson 09's side-by-side steps listens: the
+/// `NONROOT_LAB_ROOTLESS_HOST` variable.
+pub const ROOTLESS_HOST: &str = "NONROOT_LAB_ROOTLESS_HOST";
+
+/// The rootless engine named by `NONROOT_LAB_ROOTLESS_HOST`, else one where a learner
+/// has it: Podman's socket (`systemctl --user enable --now podman.socket`) or rootless
+/// Docker's (`dockerd-rootless-setuptool.sh install`) under `$XDG_RUNTIME_DIR`, when the
+/// socket is there. Whether it really is rootless is for the engine to say.
+pub fn rootless_endpoint() -> Option<Endpoint> {
+    if let Some(host) = std::env::var(ROOTLESS_HOST)
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+    {
+        return Some(Endpoint::plain(host, ROOTLESS_HOST.to_string()));
+    }
+    user_sockets()
+        .into_iter()
+        .find(|(path, _)| path.exists())
+        .map(|(path, found)| Endpoint::plain(format!("unix://{}", path.display()), found))
+}
+
+/// Where else an engine may listen when the default socket does not answer: a Podman
+/// user's socket (rootless, then rootful), then rootless Docker's, each when it exists.
+pub fn fallbacks() -> Vec<Endpoint> {
+    let mut places = user_sockets();
+    places.push((
+        PathBuf::from("/run/podman/podman.sock"),
+        "rootful Podman's socket".to_string(),
+    ));
+    places
+        .into_iter()
+        .filter(|(path, _)| path.exists())
+        .map(|(path, found)| {
+            Endpoint::plain(
+                format!("unix://{}", path.display()),
+                format!("{found}, since nothing answers at {DEFAULT_HOST}"),
+            )
+        })
+        .collect()
+}
+
+/// A user's own engine sockets under `$XDG_RUNTIME_DIR`, Podman's first.
+fn user_sockets() -> Vec<(PathBuf, String)> {
+    let Some(run) = std::env::var_os("XDG_RUNTIME_DIR").filter(|r| !r.is_empty()) else {
+        return Vec::new();
+    };
+    let run = PathBuf::from(run);
+    vec![
+        (
+            run.join("podman/podman.sock"),
+            "Podman's socket in $XDG_RUNTIME_DIR".to_string(),
+        ),
+        (
+            run.join("docker.sock"),
+            "rootless Docker's socket in $XDG_RUNTIME_DIR".to_string(),
+        ),
+    ]
 }
 
 fn docker_config_dir() -> Option<PathBuf> {

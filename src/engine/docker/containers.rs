@@ -8,8 +8,8 @@ use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, TopOptionsBuilder, WaitContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    WaitContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
@@ -17,8 +17,11 @@ use super::streams::push;
 use super::{classify, connect, timed, DockerEngine, CALL};
 use crate::engine::labels;
 use crate::engine::scratch::Scratch;
-use crate::engine::{EngineError, HttpAnswer, Outcome, OutputSink, Process, Scope, Stream};
+use crate::engine::{EngineError, HttpAnswer, Outcome, OutputSink, Scope, Stream};
 use crate::lesson::model::ContainerSpec;
+
+/// How long a followed log may go on once its container has ended.
+const LOG_GRACE: Duration = Duration::from_secs(2);
 
 impl DockerEngine {
     async fn create(
@@ -47,7 +50,7 @@ impl DockerEngine {
                 key.clone(),
                 Some(vec![PortBinding {
                     host_ip: Some(host_ip.to_string()),
-                    host_port: Some(String::new()),
+                    host_port: Some(spec.host_port.map(|p| p.to_string()).unwrap_or_default()),
                 }]),
             )]));
             exposed = Some(vec![key]);
@@ -68,7 +71,7 @@ impl DockerEngine {
         let name = container_name(scope);
         let options = CreateContainerOptionsBuilder::default().name(&name).build();
         let created = timed(
-            "creating a container",
+            crate::engine::error::CREATING,
             CALL,
             self.docker.create_container(Some(options), body),
         )
@@ -103,19 +106,29 @@ impl DockerEngine {
         out: &OutputSink,
     ) -> Result<Outcome, EngineError> {
         self.ensure_image(&spec.image, out).await?;
-        let (spec, scratch) = self.with_scratch(spec, scope)?;
+        let (spec, scratch) = self.with_scratch(spec, scope).await?;
         let id = self.create(&spec, scope, None).await?;
         let result = self.run_created(&id, out).await;
         let removed = self.remove_container(&id).await;
         let mut outcome = result?;
         removed?;
-        outcome.host_files = scratch.as_ref().map(Scratch::files);
+        if let Some(scratch) = &scratch {
+            outcome.host_files = Some(scratch.files());
+            // Who owns a file on the host is compared with a container uid through this.
+            outcome.id_maps = self.id_maps(&spec.image, scope).await;
+        }
+        // A step that printed its capabilities gets the host's root's beside them.
+        if self.endpoint.host.starts_with("unix://") && outcome.stdout.contains("CapEff:") {
+            outcome.host_capabilities = std::fs::read_to_string("/proc/1/status")
+                .ok()
+                .and_then(|s| crate::check::cap_eff(&s));
+        }
         Ok(outcome)
     }
 
     /// The step's scratch folder, made on this machine and bound into the container; an
     /// engine elsewhere cannot show the host's side of it.
-    fn with_scratch(
+    async fn with_scratch(
         &self,
         spec: &ContainerSpec,
         scope: &Scope,
@@ -133,9 +146,33 @@ impl DockerEngine {
             ));
         }
         let mode = want.mode_bits().unwrap_or(0o755);
-        let scratch = Scratch::create(&scope.run_id, &scope.step, mode).map_err(|e| {
+        let refused = |e: std::io::Error| {
             EngineError::refused("making a host folder for the step", e.to_string())
-        })?;
+        };
+        let scratch = Scratch::create(&scope.run_id, &scope.step, mode).map_err(refused)?;
+        if let Some(file) = &want.file {
+            scratch
+                .seed(file, crate::lesson::model::SCRATCH_FILE_TEXT)
+                .map_err(refused)?;
+        }
+        if let Some(uid) = want.owned_by {
+            let host = self
+                .id_maps(&spec.image, scope)
+                .await
+                .and_then(|m| Some((m.uid.to_host(uid)?, m.gid.to_host(uid)?)));
+            let Some((host_uid, host_gid)) = host else {
+                return Err(EngineError::refused(
+                    "making a host folder for the step",
+                    format!("container uid {uid} has no host id on this engine (or its id map could not be read)"),
+                ));
+            };
+            scratch.give_to(host_uid, host_gid).map_err(|e| {
+                EngineError::refused(
+                    "making a host folder for the step",
+                    format!("giving it to host uid {host_uid}, the id of container uid {uid} here: {e} (the lab can give a folder away only as root, or to its own user)"),
+                )
+            })?;
+        }
         let mut spec = spec.clone();
         spec.binds
             .push(format!("{}:{}", scratch.path().display(), want.at));
@@ -144,32 +181,82 @@ impl DockerEngine {
 
     async fn run_created(&self, id: &str, out: &OutputSink) -> Result<Outcome, EngineError> {
         timed(
-            "starting a container",
+            crate::engine::error::STARTING,
             CALL,
             self.docker.start_container(id, None),
         )
         .await?;
+        // The output streams while the container runs, and the wait says when it ended.
+        // Podman may hold a followed log open after a quick container ended (seen here,
+        // once in some twenty runs): once the container has ended, the stream gets a
+        // moment to finish, then the whole log is read again without following.
         let mut outcome = Outcome::default();
-        self.follow_logs(id, true, out, &mut outcome).await?;
+        let (code, stalled) = {
+            let logs = self.follow_logs(id, true, out, &mut outcome);
+            let wait = self.wait_exit(id);
+            tokio::pin!(logs, wait);
+            tokio::select! {
+                ended = &mut logs => {
+                    ended?;
+                    (tokio::time::timeout(CALL, wait)
+                        .await
+                        .map_err(|_| EngineError::timeout("waiting for a container", CALL))??,
+                    false)
+                }
+                code = &mut wait => {
+                    let code = code?;
+                    match tokio::time::timeout(LOG_GRACE, logs).await {
+                        Ok(ended) => {
+                            ended?;
+                            (code, false)
+                        }
+                        Err(_) => (code, true),
+                    }
+                }
+            }
+        };
+        if stalled {
+            tracing::debug!(
+                engine = "docker",
+                container = id,
+                "the followed log did not end after the container did: read again"
+            );
+            let mut whole = Outcome::default();
+            let quiet: OutputSink = std::sync::Arc::new(|_, _| {});
+            self.follow_logs(id, false, &quiet, &mut whole).await?;
+            // Show the learner only what the stalled stream had not shown yet.
+            for (stream, seen, all) in [
+                (Stream::Stdout, &outcome.stdout, &whole.stdout),
+                (Stream::Stderr, &outcome.stderr, &whole.stderr),
+            ] {
+                let rest = all.strip_prefix(seen.as_str()).unwrap_or(all);
+                for line in rest.lines() {
+                    out(stream, line);
+                }
+            }
+            outcome.stdout = whole.stdout;
+            outcome.stderr = whole.stderr;
+        }
+        outcome.exit_code = Some(code);
+        Ok(outcome)
+    }
+
+    /// The container's exit code, once it has stopped running.
+    async fn wait_exit(&self, id: &str) -> Result<i64, EngineError> {
         let options = WaitContainerOptionsBuilder::default()
             .condition("not-running")
             .build();
         let mut wait = self.docker.wait_container(id, Some(options));
-        let code = match tokio::time::timeout(CALL, wait.next()).await {
-            Err(_) => return Err(EngineError::timeout("waiting for a container", CALL)),
-            Ok(Some(Ok(r))) => r.status_code,
+        match wait.next().await {
+            Some(Ok(r)) => Ok(r.status_code),
             // bollard reports a non-zero exit as an error; for a step it is an outcome.
-            Ok(Some(Err(BollardError::DockerContainerWaitError { code, .. }))) => code,
-            Ok(Some(Err(e))) => return Err(classify("waiting for a container", e)),
-            Ok(None) => {
-                return Err(EngineError::lost(
-                    "waiting for a container",
-                    "the wait stream ended",
-                ))
-            }
-        };
-        outcome.exit_code = Some(code);
-        Ok(outcome)
+            Some(Err(BollardError::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(e)) => Err(classify("waiting for a container", e)),
+            None => Err(EngineError::lost(
+                "waiting for a container",
+                "the wait stream ended",
+            )),
+        }
     }
 
     /// Reads a container's logs into the outcome; with `follow`, until it exits.
@@ -210,15 +297,20 @@ impl DockerEngine {
         scope: &Scope,
         out: &OutputSink,
     ) -> Result<Outcome, EngineError> {
-        let port = spec.port.unwrap_or(80);
+        // No port: a container that is only watched while it runs (an audit of it).
+        let port = spec.port;
         self.ensure_image(&spec.image, out).await?;
-        let (spec, scratch) = self.with_scratch(spec, scope)?;
-        let id = self.create(&spec, scope, Some(port)).await?;
+        let (spec, scratch) = self.with_scratch(spec, scope).await?;
+        let id = self.create(&spec, scope, port).await?;
         let result = self.serve_created(&id, &spec, port, out).await;
         let removed = self.remove_container(&id).await;
         let mut outcome = result?;
         removed?;
-        outcome.host_files = scratch.as_ref().map(Scratch::files);
+        if let Some(scratch) = &scratch {
+            outcome.host_files = Some(scratch.files());
+            // Who owns a file on the host is compared with a container uid through this.
+            outcome.id_maps = self.id_maps(&spec.image, scope).await;
+        }
         Ok(outcome)
     }
 
@@ -226,27 +318,22 @@ impl DockerEngine {
         &self,
         id: &str,
         spec: &ContainerSpec,
-        port: u16,
+        port: Option<u16>,
         out: &OutputSink,
     ) -> Result<Outcome, EngineError> {
         timed(
-            "starting a container",
+            crate::engine::error::STARTING,
             CALL,
             self.docker.start_container(id, None),
         )
         .await?;
-        let inspect = timed(
-            "inspecting a container",
-            CALL,
-            self.docker.inspect_container(id, None),
-        )
-        .await?;
-        let host_port = inspect
-            .network_settings
-            .and_then(|n| n.ports)
-            .and_then(|p| p.get(&format!("{port}/tcp")).cloned().flatten())
-            .and_then(|b| b.into_iter().find_map(|b| b.host_port))
-            .and_then(|p| p.parse::<u16>().ok());
+        let Some(port) = port else {
+            return self.watched(id, spec, out).await;
+        };
+        let host_port = self
+            .container_view(id)
+            .await?
+            .and_then(|v| v.ports.get(&format!("{port}/tcp"))?.first().copied());
         let mut outcome = Outcome::default();
         let address = connect::published_host(&self.endpoint.host);
         let deadline = Instant::now() + Duration::from_secs(spec.ready_timeout);
@@ -261,16 +348,18 @@ impl DockerEngine {
                     break;
                 }
             }
-            let state = timed(
-                "inspecting a container",
-                CALL,
-                self.docker.inspect_container(id, None),
-            )
-            .await?
-            .state;
-            if let Some(state) = state.filter(|s| s.running != Some(true)) {
-                exited = state.exit_code;
-                break;
+            match self.container_view(id).await? {
+                Some(view) if view.running => {}
+                Some(view) => {
+                    exited = view.exit_code;
+                    break;
+                }
+                None => {
+                    return Err(EngineError::lost(
+                        "watching a server start",
+                        "its container is gone",
+                    ))
+                }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -305,15 +394,7 @@ impl DockerEngine {
                 }
             }
             let mut processes = self.processes(id).await?;
-            // Name each uid as the image itself does: `www-data` in Debian's nginx,
-            // `nginx` (101) upstream. The host's names would be wrong.
-            if let Ok(files) = self.image_files(&spec.image).await {
-                if let Some(passwd) = &files.passwd {
-                    for p in &mut processes {
-                        p.user = crate::facts::name_of_uid(passwd, &p.uid);
-                    }
-                }
-            }
+            self.name_users(&spec.image, &mut processes).await;
             outcome.processes = Some(processes);
         }
         let mut logs = Outcome::default();
@@ -321,6 +402,46 @@ impl DockerEngine {
         outcome.stdout = logs.stdout + &outcome.stdout;
         outcome.stderr = logs.stderr + &outcome.stderr;
         Ok(outcome)
+    }
+
+    /// A started container with no port to probe: its processes once it runs, or how
+    /// it ended when it did not stay up.
+    async fn watched(
+        &self,
+        id: &str,
+        spec: &ContainerSpec,
+        out: &OutputSink,
+    ) -> Result<Outcome, EngineError> {
+        let mut outcome = Outcome::default();
+        match self.container_view(id).await? {
+            Some(view) if view.running => {
+                let mut processes = self.processes(id).await?;
+                self.name_users(&spec.image, &mut processes).await;
+                outcome.processes = Some(processes);
+            }
+            Some(view) => {
+                outcome.exit_code = view.exit_code;
+                outcome.notes.push(format!(
+                    "the container exited with code {} before it could be read",
+                    view.exit_code.unwrap_or(-1)
+                ));
+            }
+            None => return Err(EngineError::lost("watching a container", "it is gone")),
+        }
+        self.follow_logs(id, false, out, &mut outcome).await?;
+        Ok(outcome)
+    }
+
+    /// Names each process's uid as the image itself does: `www-data` in Debian's nginx,
+    /// `nginx` (101) upstream. The host's names would be wrong.
+    async fn name_users(&self, image: &str, processes: &mut [crate::engine::Process]) {
+        if let Ok(files) = self.image_files(image).await {
+            if let Some(passwd) = &files.passwd {
+                for p in processes {
+                    p.user = crate::facts::name_of_uid(passwd, &p.uid);
+                }
+            }
+        }
     }
 
     /// Runs a command in a running container: exit code, stdout, stderr.
@@ -379,68 +500,30 @@ impl DockerEngine {
         ))
     }
 
-    /// The container's processes with numeric uids, as `docker top` shows them.
-    pub async fn processes(&self, id: &str) -> Result<Vec<Process>, EngineError> {
-        let options = TopOptionsBuilder::default()
-            .ps_args("-o uid,pid,comm")
-            .build();
-        let top = timed(
-            "listing processes",
-            CALL,
-            self.docker.top_processes(id, Some(options)),
-        )
-        .await?;
-        let titles = top.titles.unwrap_or_default();
-        let col = |name: &str| titles.iter().position(|t| t.eq_ignore_ascii_case(name));
-        let (uid, pid, cmd) = (col("UID"), col("PID"), col("COMMAND"));
-        Ok(top
-            .processes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|row| {
-                let get =
-                    |i: Option<usize>| i.and_then(|i| row.get(i).cloned()).unwrap_or_default();
-                Process {
-                    uid: get(uid),
-                    pid: get(pid),
-                    command: get(cmd),
-                    user: None,
-                }
-            })
-            .collect())
-    }
-
     /// Every running container on the engine with its processes, for `audit running`.
-    /// Read only: nothing is started, stopped or changed.
+    /// Read only: nothing is started, stopped or changed. A container whose processes
+    /// cannot be read is listed with the reason, never as one with no root process.
     pub async fn running_containers(
         &self,
     ) -> Result<Vec<crate::facts::RunningContainer>, EngineError> {
-        let options = ListContainersOptionsBuilder::default().all(false).build();
-        let list = timed(
-            "listing containers",
-            CALL,
-            self.docker.list_containers(Some(options)),
-        )
-        .await?;
         let mut out = Vec::new();
-        for c in list {
-            let Some(id) = c.id else { continue };
-            // A container that stopped between the list and `top` is simply gone.
-            let Ok(processes) = self.processes(&id).await else {
-                continue;
+        for c in self.container_rows(false, &[]).await? {
+            let (processes, unreadable) = match self.processes(&c.id).await {
+                Ok(p) => (p, None),
+                Err(e) => match self.container_view(&c.id).await {
+                    // Stopped between the list and the reading: simply gone.
+                    Ok(None) => continue,
+                    Ok(Some(v)) if !v.running => continue,
+                    _ => (Vec::new(), Some(e.to_string())),
+                },
             };
             out.push(crate::facts::RunningContainer {
-                name: c
-                    .names
-                    .and_then(|n| n.first().map(|n| n.trim_start_matches('/').to_string()))
-                    .unwrap_or_else(|| id[..12.min(id.len())].to_string()),
-                image: c.image.unwrap_or_default(),
-                kubelet: c
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get("io.kubernetes.docker.type").cloned()),
-                id,
+                name: c.name,
+                image: c.image,
+                kubelet: c.labels.get("io.kubernetes.docker.type").cloned(),
+                id: c.id,
                 processes,
+                unreadable,
             });
         }
         Ok(out)

@@ -224,37 +224,61 @@ impl DockerEngine {
             .buildargs(&buildargs)
             .labels(&labels)
             .build();
+        let tar = bytes::Bytes::from(tar);
         let mut outcome = Outcome::default();
-        let mut ticket = self.build_ticket();
-        let mut stream =
-            self.docker
-                .build_image(options, None, Some(bollard::body_full(tar.into())));
-        let deadline = Instant::now() + LONG;
         let mut failed = None;
-        loop {
-            let next = tokio::time::timeout_at(deadline.into(), stream.next())
-                .await
-                .map_err(|_| EngineError::timeout(format!("building {dockerfile}"), LONG))?;
-            match next {
-                None => break,
-                Some(Ok(info)) => {
-                    if let Some(text) = info.stream {
-                        push(&mut outcome.stdout, Stream::Progress, text.as_bytes(), out);
+        // Podman's builder sometimes has a RUN killed from outside while other containers
+        // come and go (once in some twenty runs here): not the Dockerfile's doing, so the
+        // build is made once more.
+        for attempt in 0..2 {
+            if attempt > 0 {
+                tracing::debug!(
+                    engine = "docker",
+                    dockerfile,
+                    "a RUN was killed by the engine: building again"
+                );
+                out(
+                    Stream::Progress,
+                    "the engine killed a RUN step from outside: building again",
+                );
+                outcome = Outcome::default();
+            }
+            failed = None;
+            let mut ticket = self.build_ticket();
+            let mut stream = self.docker.build_image(
+                options.clone(),
+                None,
+                Some(bollard::body_full(tar.clone())),
+            );
+            let deadline = Instant::now() + LONG;
+            loop {
+                let next = tokio::time::timeout_at(deadline.into(), stream.next())
+                    .await
+                    .map_err(|_| EngineError::timeout(format!("building {dockerfile}"), LONG))?;
+                match next {
+                    None => break,
+                    Some(Ok(info)) => {
+                        if let Some(text) = info.stream {
+                            push(&mut outcome.stdout, Stream::Progress, text.as_bytes(), out);
+                        }
+                        if let Some(detail) = info.error_detail {
+                            let message = detail.message.unwrap_or_default();
+                            push(&mut outcome.stderr, Stream::Stderr, message.as_bytes(), out);
+                            failed = Some(message);
+                        }
                     }
-                    if let Some(detail) = info.error_detail {
-                        let message = detail.message.unwrap_or_default();
-                        push(&mut outcome.stderr, Stream::Stderr, message.as_bytes(), out);
-                        failed = Some(message);
+                    Some(Err(BollardError::DockerStreamError { error })) => {
+                        push(&mut outcome.stderr, Stream::Stderr, error.as_bytes(), out);
+                        failed = Some(error);
                     }
+                    Some(Err(e)) => return Err(classify(&format!("building {dockerfile}"), e)),
                 }
-                Some(Err(BollardError::DockerStreamError { error })) => {
-                    push(&mut outcome.stderr, Stream::Stderr, error.as_bytes(), out);
-                    failed = Some(error);
-                }
-                Some(Err(e)) => return Err(classify(&format!("building {dockerfile}"), e)),
+            }
+            ticket.finished = true;
+            if !failed.as_deref().is_some_and(killed_from_outside) {
+                break;
             }
         }
-        ticket.finished = true;
         if failed.is_some() {
             outcome.exit_code = Some(1);
         } else {
@@ -306,7 +330,15 @@ impl DockerEngine {
         image: &str,
         inspect: &bollard::models::ImageInspect,
     ) -> Result<layers::ImageFiles, EngineError> {
-        if let Some(dirs) = self.local_layer_dirs(inspect) {
+        // A remapped engine stores the image's files under host ids: the folders say who
+        // owns a file only through the engine's id map. Without the map, the archive,
+        // which carries the owners as built.
+        let maps = self
+            .profile
+            .id_maps
+            .clone()
+            .or_else(|| self.measured_maps.get().cloned().flatten());
+        if let (Some(dirs), Some(maps)) = (self.local_layer_dirs(inspect), maps) {
             let read = tokio::task::spawn_blocking(move || {
                 let refs: Vec<&std::path::Path> = dirs.iter().map(|d| d.as_path()).collect();
                 layers::scan_layer_dirs(&refs)
@@ -314,7 +346,11 @@ impl DockerEngine {
             .await;
             // A folder that vanished or cannot be read: the archive still can be.
             if let Ok(Ok(files)) = read {
-                return Ok(files);
+                return Ok(if maps.is_identity() {
+                    files
+                } else {
+                    files.owners_mapped_back(&maps)
+                });
             }
         }
         self.saved_image_files(image).await
@@ -393,6 +429,12 @@ impl DockerEngine {
             finished: false,
         }
     }
+}
+
+/// A build whose RUN the engine's runtime killed (buildah's `while running runtime:
+/// signal: killed`), not one the Dockerfile failed.
+fn killed_from_outside(message: &str) -> bool {
+    message.contains("while running runtime: signal: killed")
 }
 
 /// `repo/name:tag` into name and tag (`latest` when absent); a digest stays in the name.

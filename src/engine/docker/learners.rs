@@ -1,9 +1,7 @@
 //! What the learner made by hand, read and never changed: a container they ran under
 //! the name a task gave, with its output, its exit code and the user it ran as.
 
-use bollard::errors::Error as BollardError;
-
-use super::{classify, DockerEngine, CALL};
+use super::DockerEngine;
 use crate::engine::{EngineError, Outcome, OutputSink};
 
 impl DockerEngine {
@@ -16,34 +14,23 @@ impl DockerEngine {
         name: &str,
         out: &OutputSink,
     ) -> Result<Outcome, EngineError> {
-        let inspect = match tokio::time::timeout(CALL, self.docker.inspect_container(name, None))
-            .await
-        {
-            Err(_) => return Err(EngineError::timeout("inspecting a container", CALL)),
-            Ok(Err(BollardError::DockerResponseServerError {
-                status_code: 404, ..
-            })) => {
-                return Ok(Outcome {
-                    notes: vec![format!(
-                        "there is no container `{name}` on this engine: run it as the task says, then check again"
-                    )],
-                    running: Some(false),
-                    ..Default::default()
-                })
-            }
-            Ok(Err(e)) => return Err(classify("inspecting a container", e)),
-            Ok(Ok(i)) => i,
+        let Some(view) = self.container_view(name).await? else {
+            return Ok(Outcome {
+                notes: vec![format!(
+                    "there is no container `{name}` on this engine: run it as the task says, then check again"
+                )],
+                running: Some(false),
+                ..Default::default()
+            });
         };
-        let state = inspect.state.unwrap_or_default();
-        let running = state.running.unwrap_or(false);
+        let running = view.running;
         let mut outcome = Outcome {
             running: Some(running),
-            exit_code: if running { None } else { state.exit_code },
-            image_user: Some(inspect.config.and_then(|c| c.user).unwrap_or_default()),
+            exit_code: if running { None } else { view.exit_code },
+            image_user: Some(view.user.clone()),
             ..Default::default()
         };
-        let id = inspect.id.unwrap_or_else(|| name.to_string());
-        self.follow_logs(&id, false, out, &mut outcome).await?;
+        self.follow_logs(&view.id, false, out, &mut outcome).await?;
         if running {
             outcome.notes.push(format!("`{name}` is running"));
         } else if let Some(code) = outcome.exit_code {

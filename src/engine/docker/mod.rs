@@ -3,10 +3,14 @@
 //! The engine's state and its answer to the runner live here; the work it does is split
 //! by concern into the child modules, so each stays readable on its own.
 
+mod compat;
 pub mod connect;
 mod containers;
 mod images;
 mod learners;
+mod processes;
+pub mod profile;
+mod raw;
 mod streams;
 mod sweep;
 
@@ -20,6 +24,7 @@ use bollard::Docker;
 
 use self::connect::Endpoint;
 use self::containers::container_name;
+pub use self::profile::EngineProfile;
 use super::labels;
 use super::{error_chain, EngineError, Outcome, OutputSink, Request, Scope, Sweep};
 
@@ -31,6 +36,11 @@ const LONG: Duration = Duration::from_secs(900);
 pub struct DockerEngine {
     docker: Docker,
     pub endpoint: Endpoint,
+    /// What kind of engine this is, read when it connected.
+    pub profile: EngineProfile,
+    /// The containers' id maps, once read in a container (engines whose API does not
+    /// say them): `None` inside when they could not be read.
+    measured_maps: tokio::sync::OnceCell<Option<crate::engine::kind::IdMaps>>,
     /// What this engine has built in this process (labelled Dockerfile and build args):
     /// a build that must really run its instructions needs `--no-cache` only when it
     /// repeats one of these, since no other cache can serve a labelled build.
@@ -50,20 +60,33 @@ pub struct DockerEngine {
 pub struct EngineFacts {
     pub host: String,
     pub found_by: String,
-    pub version: String,
-    pub api_version: String,
     pub negotiated_api: String,
-    pub rootless: bool,
-    pub userns_remap: bool,
-    pub security_options: Vec<String>,
-    pub storage_driver: String,
-    pub cgroup_version: String,
+    #[serde(flatten)]
+    pub profile: EngineProfile,
 }
 
 impl DockerEngine {
     /// Connects as the docker CLI would and negotiates the API version.
     pub async fn connect() -> Result<DockerEngine, EngineError> {
-        Self::connect_to(connect::endpoint()).await
+        Self::connect_found(connect::endpoint()).await
+    }
+
+    /// Connects to `endpoint`; when that is the default socket and nothing answers there,
+    /// to the first engine that answers where a Podman or rootless Docker user has one.
+    pub async fn connect_found(endpoint: Endpoint) -> Result<DockerEngine, EngineError> {
+        let default = endpoint.source == connect::DEFAULT_SOURCE;
+        let first = Self::connect_to(endpoint).await;
+        match first {
+            Err(EngineError::Unreachable { .. }) if default => {
+                for other in connect::fallbacks() {
+                    if let Ok(engine) = Self::connect_to(other).await {
+                        return Ok(engine);
+                    }
+                }
+                first
+            }
+            other => other,
+        }
     }
 
     /// The second engine, with user-namespace remapping, when `NONROOT_LAB_USERNS_HOST`
@@ -101,43 +124,44 @@ impl DockerEngine {
             ),
             None => Docker::connect_with_host(&endpoint.host),
         }
+        .map(raw::with_raw_paths)
         .map_err(|e| unreachable(error_chain(&e)))?;
-        let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
+        // The version negotiation and the engine's kind at once: each is a round trip.
+        let limit = Duration::from_secs(10);
+        let (negotiated, profile) = tokio::join!(
+            tokio::time::timeout(limit, docker.clone().negotiate_version()),
+            tokio::time::timeout(limit, profile::read(&docker)),
+        );
+        let docker = negotiated
+            .map_err(|_| unreachable("no answer within 10 s".to_string()))?
+            .map_err(|e| unreachable(error_chain(&e)))?;
+        let profile = profile
+            .map_err(|_| unreachable("no answer within 10 s".to_string()))?
+            .map_err(|e| unreachable(e.to_string()))?;
+        tokio::time::timeout(limit, docker.ping())
             .await
             .map_err(|_| unreachable("no answer within 10 s".to_string()))?
             .map_err(|e| unreachable(error_chain(&e)))?;
-        tokio::time::timeout(Duration::from_secs(10), docker.ping())
-            .await
-            .map_err(|_| unreachable("no answer within 10 s".to_string()))?
-            .map_err(|e| unreachable(error_chain(&e)))?;
+        tracing::debug!(host = %endpoint.host, kind = profile.kind.id(), "{}", profile.told_by);
         Ok(DockerEngine {
             docker,
             endpoint,
+            profile,
+            measured_maps: Default::default(),
             built: Default::default(),
             warmed: Default::default(),
             interrupted_builds: Default::default(),
         })
     }
 
-    pub async fn facts(&self) -> Result<EngineFacts, EngineError> {
-        let version = timed("reading the engine version", CALL, self.docker.version()).await?;
-        let info = timed("reading the engine info", CALL, self.docker.info()).await?;
-        let security_options = info.security_options.clone().unwrap_or_default();
-        Ok(EngineFacts {
+    /// What `doctor` and the status bar show: read when the engine connected.
+    pub fn facts(&self) -> EngineFacts {
+        EngineFacts {
             host: self.endpoint.host.clone(),
             found_by: self.endpoint.source.clone(),
-            version: version.version.unwrap_or_default(),
-            api_version: version.api_version.unwrap_or_default(),
             negotiated_api: self.docker.client_version().to_string(),
-            rootless: security_options.iter().any(|o| o.contains("name=rootless")),
-            userns_remap: security_options.iter().any(|o| o.contains("name=userns")),
-            security_options,
-            storage_driver: info.driver.unwrap_or_default(),
-            cgroup_version: info
-                .cgroup_version
-                .map(|v| v.to_string())
-                .unwrap_or_default(),
-        })
+            profile: self.profile.clone(),
+        }
     }
 }
 
@@ -183,6 +207,20 @@ impl super::Engine for DockerEngine {
                 "a Kubernetes step",
                 "the Docker engine does not apply manifests",
             )),
+        }
+    }
+
+    fn kind(&self) -> Option<crate::engine::kind::EngineKind> {
+        Some(self.profile.kind)
+    }
+
+    fn cannot(&self, request: &Request) -> Option<String> {
+        match request {
+            Request::Serve(_) if !self.profile.bridge_network => Some(format!(
+                "{} at {} has no bridge network, so it cannot publish the server's port: run this step on an engine with networking; nothing was checked",
+                self.profile.kind_title, self.endpoint.host
+            )),
+            _ => None,
         }
     }
 
@@ -269,12 +307,58 @@ async fn timed<T>(
     result
 }
 
-/// An answer from the engine is a refusal; anything else means the engine is gone.
+/// An answer from the engine is a refusal, and so is an answer the lab cannot read (an
+/// engine that answers otherwise than Docker, as Podman sometimes does, is still there);
+/// only a connection that fails means the engine is gone.
 fn classify(what: &str, e: BollardError) -> EngineError {
     match e {
         BollardError::DockerResponseServerError { message, .. } => {
             EngineError::refused(what, message)
         }
+        BollardError::JsonDataError { .. }
+        | BollardError::JsonSerdeError { .. }
+        | BollardError::StrParseError { .. } => EngineError::refused(
+            what,
+            format!(
+                "the engine answered in a form the lab does not read ({}): `nonroot-lab doctor` names the engine; please report it",
+                error_chain(&e)
+            ),
+        ),
         other => EngineError::lost(what, error_chain(&other)),
+    }
+}
+
+/// An engine's answer recorded on this machine (`tests/data/engines/`), for the tests of
+/// the readers of the engines' JSON.
+#[cfg(test)]
+pub(crate) fn recorded(name: &str) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/engines")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_the_lab_cannot_read_is_not_a_lost_engine() {
+        // Podman's `stopped`, read through bollard's model, as lesson 04 once met it.
+        let json = r#"{"Status": "stopped"}"#;
+        let e = serde_json::from_str::<bollard::models::ContainerState>(json).unwrap_err();
+        let err = classify(
+            "inspecting a container",
+            BollardError::JsonSerdeError { err: e },
+        );
+        assert!(matches!(err, EngineError::Refused { .. }), "{err}");
+        assert!(!err.to_string().contains("went away"), "{err}");
+        let gone = classify(
+            "inspecting a container",
+            BollardError::IOError {
+                err: std::io::Error::new(std::io::ErrorKind::NotFound, "no socket"),
+            },
+        );
+        assert!(matches!(gone, EngineError::Lost { .. }), "{gone}");
     }
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use bollard::errors::Error as BollardError;
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder,
-    ListVolumesOptionsBuilder, RemoveImageOptionsBuilder,
+    ListImagesOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveImageOptionsBuilder,
 };
 
 use super::{classify, timed, DockerEngine, CALL};
@@ -30,32 +30,17 @@ impl DockerEngine {
     ) -> Result<Vec<String>, EngineError> {
         // A build's intermediate container carries the image's packed label only (see
         // `labels::packed_for_image`): the filters apply to the unpacked labels, here.
-        let options = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&HashMap::from([(
-                "label".to_string(),
-                vec![labels::LAB.to_string()],
-            )]))
-            .build();
-        let list = timed(
-            "listing containers",
-            CALL,
-            self.docker.list_containers(Some(options)),
-        )
-        .await?;
+        let list = self
+            .container_rows(true, &[labels::LAB.to_string()])
+            .await?;
         let mut removed = Vec::new();
         for c in list {
-            let l = labels::unpack(&c.labels.clone().unwrap_or_default());
+            let l = labels::unpack(&c.labels);
             if l.contains_key(labels::KUBELET_OWNED) || !labels::selected(&l, filters) || keep(&l) {
                 continue;
             }
-            let Some(id) = c.id else { continue };
-            self.remove_container(&id).await?;
-            let name = c
-                .names
-                .and_then(|n| n.first().cloned())
-                .unwrap_or_else(|| id.chars().take(12).collect());
-            removed.push(format!("container {}", name.trim_start_matches('/')));
+            self.remove_container(&c.id).await?;
+            removed.push(format!("container {}", c.name));
         }
         Ok(removed)
     }

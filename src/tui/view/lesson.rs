@@ -194,6 +194,13 @@ fn draw_steps(frame: &mut Frame, area: Rect, app: &App) {
             ));
         }
         if let Some(r) = report.filter(|_| running.is_none()) {
+            // Which case of the claim this engine is in, when the claim depends on it.
+            if let (Some(kind), Some(case)) = (r.engine, &r.case) {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("on {}: ", kind.title()), app.theme.heading()),
+                    Span::raw(case.clone()),
+                ]));
+            }
             if let Some(reason) = &r.reason {
                 lines.push(Line::styled(reason.clone(), app.theme.dim()));
             }

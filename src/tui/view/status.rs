@@ -8,8 +8,8 @@ use super::super::app::{App, EngineStatus, Screen};
 /// The bottom line: the engine, the cluster, and the keys that matter here.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let engine = match &app.engine {
-        EngineStatus::Connecting => "Docker: connecting...".to_string(),
-        EngineStatus::Docker(v) => format!("Docker {v}"),
+        EngineStatus::Connecting => "engine: connecting...".to_string(),
+        EngineStatus::Docker(v) => v.clone(),
         EngineStatus::Missing(_) => "no engine: run nonroot-lab doctor".to_string(),
     };
     let kube = match &app.kube_context {

@@ -1,12 +1,19 @@
 //! Verdicts: an outcome against a step's expectations. Pure functions, no I/O, so
 //! every rule is tested directly.
 
+mod capabilities;
+mod host_file;
+
+use capabilities::check_capabilities;
+pub use capabilities::{cap_eff, decode_capabilities, is_capability};
+use host_file::{check_host_file, check_refused};
+
 use serde::Serialize;
 
 use crate::engine::Outcome;
 use crate::lesson::model::{
-    CapabilitiesExpect, Expect, FilesExpect, FindingsExpect, HostFileExpect, HttpExpect, IdExpect,
-    ImageUserExpect, PortFloorExpect, SysctlExpect,
+    Expect, FilesExpect, FindingsExpect, HttpExpect, IdExpect, ImageUserExpect, PortFloorExpect,
+    SysctlExpect,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -76,8 +83,9 @@ pub fn check(expect: &Expect, outcome: &Outcome) -> CheckResult {
         Expect::Sysctl(want) => check_sysctl(&kind, want, &outcome.stdout),
         Expect::Findings(want) => check_findings(&kind, want, outcome),
         Expect::HostFile(want) => check_host_file(&kind, want, outcome),
-        Expect::Capabilities(want) => check_capabilities(&kind, want, &outcome.stdout),
+        Expect::Capabilities(want) => check_capabilities(&kind, want, outcome),
         Expect::PortFloor(want) => check_port_floor(&kind, want, outcome),
+        Expect::Refused(want) => check_refused(&kind, want, outcome),
         Expect::Running(want) => {
             let word = |r: bool| if r { "running" } else { "not running" };
             let actual = match (outcome.running, outcome.exit_code) {
@@ -140,7 +148,12 @@ pub fn check(expect: &Expect, outcome: &Outcome) -> CheckResult {
 
 /// A check whose measurement is missing: it fails, saying why (the engine's first note,
 /// else `missing`), never passes for want of data.
-fn unmeasured(kind: &str, expected: String, outcome: &Outcome, missing: &str) -> CheckResult {
+pub(super) fn unmeasured(
+    kind: &str,
+    expected: String,
+    outcome: &Outcome,
+    missing: &str,
+) -> CheckResult {
     CheckResult {
         check: kind.to_string(),
         passed: false,
@@ -203,7 +216,7 @@ fn line_with(text: &str, needle: &str) -> String {
 }
 
 /// The last lines of a text, where the reason for a failure usually is.
-fn excerpt(text: &str) -> String {
+pub(super) fn excerpt(text: &str) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     if lines.is_empty() {
         return "(no output)".to_string();
@@ -497,180 +510,6 @@ fn check_sysctl(kind: &str, want: &SysctlExpect, stdout: &str) -> CheckResult {
     }
 }
 
-fn check_host_file(kind: &str, want: &HostFileExpect, outcome: &Outcome) -> CheckResult {
-    let mut expected = Vec::new();
-    if want.absent {
-        expected.push(format!("no `{}` on the host", want.path));
-    } else {
-        expected.push(format!("`{}` on the host", want.path));
-        if let Some(u) = want.uid {
-            expected.push(format!("owner uid {u}"));
-        }
-        if let Some(g) = want.gid {
-            expected.push(format!("group {g}"));
-        }
-        match want.non_root_owner {
-            Some(true) => expected.push("owned by a uid other than 0".to_string()),
-            Some(false) => expected.push("owned by uid 0".to_string()),
-            None => {}
-        }
-    }
-    let expected = expected.join(", ");
-    let Some(files) = &outcome.host_files else {
-        return unmeasured(kind, expected, outcome, "the host's side was not read");
-    };
-    let file = files.iter().find(|f| f.path == want.path);
-    let (passed, actual) = match file {
-        None => (
-            want.absent,
-            if files.is_empty() {
-                format!("no `{}`: the folder is empty", want.path)
-            } else {
-                format!(
-                    "no `{}`; the folder holds {}",
-                    want.path,
-                    files
-                        .iter()
-                        .map(|f| f.path.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            },
-        ),
-        Some(f) => (
-            !want.absent
-                && want.uid.is_none_or(|u| u == f.uid)
-                && want.gid.is_none_or(|g| g == f.gid)
-                && want.non_root_owner.is_none_or(|n| n == (f.uid != 0)),
-            format!(
-                "`{}` owner uid {} group {} mode {:o}",
-                f.path,
-                f.uid,
-                f.gid,
-                f.mode & 0o7777
-            ),
-        ),
-    };
-    CheckResult {
-        check: kind.to_string(),
-        passed,
-        expected,
-        actual,
-        note: None,
-    }
-}
-
-/// The capabilities of Linux, by bit number (capability.h).
-const CAPABILITIES: [&str; 41] = [
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_RESOURCE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-    "PERFMON",
-    "BPF",
-    "CHECKPOINT_RESTORE",
-];
-
-/// Whether a name is a Linux capability, with or without its `CAP_` prefix.
-pub fn is_capability(name: &str) -> bool {
-    let bare = name.strip_prefix("CAP_").unwrap_or(name);
-    CAPABILITIES.contains(&bare)
-}
-
-/// The capability names of a `CapEff:` mask; unknown bits as `bit N`.
-pub fn decode_capabilities(mask: u64) -> Vec<String> {
-    (0..64)
-        .filter(|bit| mask & (1u64 << bit) != 0)
-        .map(|bit| match CAPABILITIES.get(bit as usize) {
-            Some(name) => format!("CAP_{name}"),
-            None => format!("bit {bit}"),
-        })
-        .collect()
-}
-
-/// The `CapEff:` mask of /proc/self/status, from a step's stdout.
-pub fn cap_eff(stdout: &str) -> Option<u64> {
-    stdout.lines().find_map(|l| {
-        let hex = l.trim().strip_prefix("CapEff:")?.trim();
-        u64::from_str_radix(hex, 16).ok()
-    })
-}
-
-fn check_capabilities(kind: &str, want: &CapabilitiesExpect, stdout: &str) -> CheckResult {
-    let mut expected = Vec::new();
-    if want.none {
-        expected.push("no effective capability (CapEff 0)".to_string());
-    }
-    if !want.includes.is_empty() {
-        expected.push(format!("effective: {}", want.includes.join(", ")));
-    }
-    let expected = expected.join(", ");
-    let Some(mask) = cap_eff(stdout) else {
-        return CheckResult {
-            check: kind.to_string(),
-            passed: false,
-            expected,
-            actual: format!("no `CapEff:` line in stdout: {}", excerpt(stdout)),
-            note: None,
-        };
-    };
-    let names = decode_capabilities(mask);
-    let has = |want: &str| {
-        let full = if want.starts_with("CAP_") {
-            want.to_string()
-        } else {
-            format!("CAP_{want}")
-        };
-        names.contains(&full)
-    };
-    let passed = (!want.none || mask == 0) && want.includes.iter().all(|c| has(c));
-    CheckResult {
-        check: kind.to_string(),
-        passed,
-        expected,
-        actual: if names.is_empty() {
-            "CapEff 0000000000000000: none".to_string()
-        } else {
-            format!("CapEff {mask:016x}: {}", names.join(" "))
-        },
-        note: None,
-    }
-}
-
 const PORT_FLOOR: &str = "net.ipv4.ip_unprivileged_port_start";
 
 /// Whether the bind did what the floor says: below the floor a non-root bind is refused
@@ -722,5 +561,4 @@ fn check_port_floor(kind: &str, want: &PortFloorExpect, outcome: &Outcome) -> Ch
 }
 
 #[cfg(test)]
-#[path = "check_tests.rs"]
 mod tests;

@@ -363,10 +363,12 @@ fn capabilities_are_decoded_from_cap_eff() {
     let includes = Expect::Capabilities(CapabilitiesExpect {
         includes: vec!["CHOWN".into(), "CAP_NET_BIND_SERVICE".into()],
         none: false,
+        lacks: vec![],
     });
     let empty = Expect::Capabilities(CapabilitiesExpect {
         includes: vec![],
         none: true,
+        lacks: vec![],
     });
     let r = check(&includes, &root);
     assert!(r.passed, "{r:?}");
@@ -425,4 +427,111 @@ fn running_reads_the_learners_container_state() {
     o.running = None;
     assert!(!check(&Expect::Running(true), &o).passed);
     assert!(!check(&Expect::Running(false), &o).passed);
+}
+
+fn owned(uid: u32, gid: u32, maps: Option<crate::engine::kind::IdMaps>) -> Outcome {
+    Outcome {
+        exit_code: Some(0),
+        host_files: Some(vec![crate::engine::HostFile {
+            path: "f".into(),
+            uid,
+            gid,
+            mode: 0o100644,
+        }]),
+        id_maps: maps,
+        ..Default::default()
+    }
+}
+
+fn rootless_maps() -> crate::engine::kind::IdMaps {
+    let map = crate::engine::kind::IdMap::parse("0 1001 1\n1 300000 65536\n").unwrap();
+    crate::engine::kind::IdMaps {
+        uid: map.clone(),
+        gid: map,
+    }
+}
+
+#[test]
+fn a_host_owner_is_judged_through_the_engines_uid_map() {
+    let expect = |yaml: &str| -> Expect { crate::yaml::parse(yaml).unwrap() };
+    let root = expect("{host_file: {path: f, container_uid: 0}}");
+    let remapped_4242 =
+        expect("{host_file: {path: f, container_uid: 4242, container_gid: 0, remapped: true}}");
+    // Rootful: root's file is uid 0's on the host.
+    let identity = Some(crate::engine::kind::IdMaps::identity());
+    let r = check(&root, &owned(0, 0, identity.clone()));
+    assert!(r.passed, "{r:?}");
+    assert!(
+        r.note.as_deref().unwrap().contains("does not remap"),
+        "{r:?}"
+    );
+    assert!(!check(&root, &owned(4242, 0, identity.clone())).passed);
+    // Rootless: root's file is the engine user's, uid 4242's a subordinate id.
+    let r = check(&root, &owned(1001, 1001, Some(rootless_maps())));
+    assert!(r.passed, "{r:?}");
+    assert!(
+        r.note
+            .as_deref()
+            .unwrap()
+            .contains("uid 0 in the container is uid 1001"),
+        "{r:?}"
+    );
+    assert!(!check(&root, &owned(0, 0, Some(rootless_maps()))).passed);
+    let r = check(&remapped_4242, &owned(304241, 1001, Some(rootless_maps())));
+    assert!(r.passed, "{r:?}");
+    // The same owner read without remapping is not remapped: the check fails there.
+    let r = check(&remapped_4242, &owned(4242, 0, identity));
+    assert!(!r.passed, "{r:?}");
+    // No map read: never a pass for want of it.
+    let r = check(&root, &owned(0, 0, None));
+    assert!(
+        !r.passed && r.actual.contains("uid map was not read"),
+        "{r:?}"
+    );
+    // A uid the engine cannot have.
+    let big = expect("{host_file: {path: f, container_uid: 1000870000}}");
+    let r = check(&big, &owned(0, 0, Some(rootless_maps())));
+    assert!(!r.passed && r.actual.contains("has no host uid"), "{r:?}");
+}
+
+#[test]
+fn a_refusal_passes_only_when_the_engine_refused_with_those_words() {
+    let want = Expect::Refused("unable to setup user".into());
+    let refused = Outcome {
+        refusal: Some("runc create failed: unable to setup user: invalid argument".into()),
+        ..Default::default()
+    };
+    assert!(check(&want, &refused).passed);
+    let other = Outcome {
+        refusal: Some("port is already allocated".into()),
+        ..Default::default()
+    };
+    assert!(!check(&want, &other).passed);
+    let r = check(&want, &out("uid=54321", "", 0));
+    assert!(
+        !r.passed && r.actual.contains("the engine started it (exit code 0)"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn capabilities_the_default_set_lacks_must_be_absent() {
+    let want: Expect =
+        crate::yaml::parse("{capabilities: {includes: [CHOWN], lacks: [SYS_ADMIN, NET_RAW]}}")
+            .unwrap();
+    // Podman's default set: CHOWN, no NET_RAW, no SYS_ADMIN.
+    let mut podman = out("CapEff:\t00000000800405fb\n", "", 0);
+    podman.host_capabilities = Some(0x1ff_ffff_ffff);
+    let r = check(&want, &podman);
+    assert!(r.passed, "{r:?}");
+    assert!(
+        r.note
+            .as_deref()
+            .unwrap()
+            .contains("41 capabilities; this container's root holds 11"),
+        "{r:?}"
+    );
+    // Docker's has NET_RAW; --cap-add SYS_ADMIN adds it.
+    assert!(!check(&want, &out("CapEff:\t00000000a80425fb\n", "", 0)).passed);
+    assert!(!check(&want, &out("CapEff:\t00000000a82425fb\n", "", 0)).passed);
 }
